@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
+
+	"github.com/ovnkube/ovnkube/pkg/config"
+	"github.com/ovnkube/ovnkube/pkg/master"
+)
+
+// version is stamped by the Makefile (-X main.version=...).
+var version = "dev"
+
+func newRootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "ovnkube",
+		Short:         "Kubernetes pod networking on OVN",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	klogFlags := flag.NewFlagSet("klog", flag.ExitOnError)
+	klog.InitFlags(klogFlags)
+	root.PersistentFlags().AddGoFlagSet(klogFlags)
+	root.AddCommand(newMasterCommand(), newVersionCommand())
+	return root
+}
+
+func newMasterCommand() *cobra.Command {
+	cfg := config.Defaults()
+	cmd := &cobra.Command{
+		Use:   "master",
+		Short: "Program the OVN Northbound database from Nodes (and later Pods, Services, policies)",
+		Long: `ovnkube master watches the Kubernetes API and keeps the OVN Northbound database
+equal to what the cluster asks for: ovn_cluster_router, the join switch, and per
+node a switch, router port, management port and gateway chassis. It allocates
+each node a subnet per IP family from --cluster-subnets and records it in the
+k8s.ovn.org/node-subnets annotation.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := config.Complete(cmd.Flags(), cfg); err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			klog.InfoS("Starting ovnkube master", "version", version, "clusterSubnets", fmt.Sprint(cfg.ClusterSubnets), "nb", cfg.NBAddress)
+			return master.Run(ctx, cfg)
+		},
+	}
+	config.AddFlags(cmd.Flags(), cfg)
+	return cmd
+}
+
+func newVersionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			goVersion := "unknown"
+			if bi, ok := debug.ReadBuildInfo(); ok {
+				goVersion = bi.GoVersion
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "ovnkube %s (%s)\n", version, goVersion)
+		},
+	}
+}

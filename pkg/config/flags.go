@@ -1,0 +1,173 @@
+package config
+
+import (
+	"net/netip"
+
+	"github.com/spf13/pflag"
+)
+
+// Flag names. They double as the keys of the --config file and appear in
+// every validation error, so they are spelled once here.
+const (
+	flagKubeconfig        = "kubeconfig"
+	flagKubeAPIQPS        = "kube-api-qps"
+	flagKubeAPIBurst      = "kube-api-burst"
+	flagNBAddress         = "nb-address"
+	flagSBAddress         = "sb-address"
+	flagNBClientCert      = "nb-client-cert"
+	flagNBClientKey       = "nb-client-key"
+	flagNBClientCACert    = "nb-client-cacert"
+	flagSBClientCert      = "sb-client-cert"
+	flagSBClientKey       = "sb-client-key"
+	flagSBClientCACert    = "sb-client-cacert"
+	flagClusterSubnets    = "cluster-subnets"
+	flagServiceCIDRs      = "service-cidrs"
+	flagJoinSubnets       = "join-subnets"
+	flagTransitSubnets    = "transit-subnets"
+	flagMasqueradeSubnets = "masquerade-subnets"
+	flagMetricsAddress    = "metrics-address"
+	flagNodeName          = "node-name"
+	flagConfig            = "config"
+)
+
+// option is one setting. The same table drives flag registration and the
+// config file, which guarantees that file keys and flag names never drift
+// apart.
+type option struct {
+	name  string
+	usage string
+	// bind returns a pflag.Value that reads and writes the option's field
+	// in c.
+	bind func(c *Config) pflag.Value
+	// fileList marks a plain string option that also accepts a list in
+	// the config file; the entries are joined with commas.
+	fileList bool
+}
+
+// options lists every setting in the order of the Config struct. The help
+// texts state the format and what the default means; pflag appends the
+// default value itself.
+var options = []option{
+	{
+		name:  flagConfig,
+		usage: "Path of a YAML or JSON configuration file whose keys are these flag names, e.g. \"cluster-subnets: [10.244.0.0/16/24]\". Flags set on the command line override the file. Empty (the default) reads no file.",
+		bind:  func(c *Config) pflag.Value { return (*stringValue)(&c.ConfigFile) },
+	},
+	{
+		name:  flagKubeconfig,
+		usage: "Path of the kubeconfig file used to reach the Kubernetes API server. Empty (the default) uses the in-cluster service account.",
+		bind:  func(c *Config) pflag.Value { return (*stringValue)(&c.Kubeconfig) },
+	},
+	{
+		name:  flagKubeAPIQPS,
+		usage: "Sustained requests per second to the Kubernetes API server. The default is sized for clusters of hundreds of nodes; client-go's own default of 5 is far too low. 0 means client-go's default.",
+		bind:  func(c *Config) pflag.Value { return (*float32Value)(&c.KubeAPIQPS) },
+	},
+	{
+		name:  flagKubeAPIBurst,
+		usage: "Requests that may be sent to the Kubernetes API server in a burst above --kube-api-qps. 0 means client-go's default.",
+		bind:  func(c *Config) pflag.Value { return (*intValue)(&c.KubeAPIBurst) },
+	},
+	{
+		name:     flagNBAddress,
+		usage:    "OVN northbound database: comma-separated list of unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT (bracket IPv6 hosts, e.g. ssl:[fd00::1]:6641). Several entries name the members of a clustered database. ssl: requires --nb-client-cert, --nb-client-key and --nb-client-cacert.",
+		bind:     func(c *Config) pflag.Value { return (*stringValue)(&c.NBAddress) },
+		fileList: true,
+	},
+	{
+		name:     flagSBAddress,
+		usage:    "OVN southbound database, in the same format as --nb-address. ssl: requires --sb-client-cert, --sb-client-key and --sb-client-cacert.",
+		bind:     func(c *Config) pflag.Value { return (*stringValue)(&c.SBAddress) },
+		fileList: true,
+	},
+	{
+		name:  flagNBClientCert,
+		usage: "Path of the PEM client certificate presented to ssl: northbound endpoints. Required when --nb-address has an ssl: entry; empty by default.",
+		bind:  func(c *Config) pflag.Value { return (*stringValue)(&c.NBTLS.CertFile) },
+	},
+	{
+		name:  flagNBClientKey,
+		usage: "Path of the PEM private key of --nb-client-cert. Required with ssl:; empty by default.",
+		bind:  func(c *Config) pflag.Value { return (*stringValue)(&c.NBTLS.KeyFile) },
+	},
+	{
+		name:  flagNBClientCACert,
+		usage: "Path of the PEM CA bundle that verifies ssl: northbound endpoints. Required with ssl:; empty by default.",
+		bind:  func(c *Config) pflag.Value { return (*stringValue)(&c.NBTLS.CAFile) },
+	},
+	{
+		name:  flagSBClientCert,
+		usage: "Path of the PEM client certificate presented to ssl: southbound endpoints. Required when --sb-address has an ssl: entry; empty by default.",
+		bind:  func(c *Config) pflag.Value { return (*stringValue)(&c.SBTLS.CertFile) },
+	},
+	{
+		name:  flagSBClientKey,
+		usage: "Path of the PEM private key of --sb-client-cert. Required with ssl:; empty by default.",
+		bind:  func(c *Config) pflag.Value { return (*stringValue)(&c.SBTLS.KeyFile) },
+	},
+	{
+		name:  flagSBClientCACert,
+		usage: "Path of the PEM CA bundle that verifies ssl: southbound endpoints. Required with ssl:; empty by default.",
+		bind:  func(c *Config) pflag.Value { return (*stringValue)(&c.SBTLS.CAFile) },
+	},
+	{
+		name:  flagClusterSubnets,
+		usage: "Pod network: comma-separated list of CIDR/HOSTPREFIX, e.g. 10.244.0.0/16/24 gives each node a /24 out of 10.244.0.0/16. The families listed (IPv4, IPv6 or both) are the cluster's families.",
+		bind: func(c *Config) pflag.Value {
+			return &listValue[ClusterSubnet]{list: &c.ClusterSubnets, parse: ParseClusterSubnets}
+		},
+	},
+	{
+		name:  flagServiceCIDRs,
+		usage: "Service network: comma-separated list of CIDRs, one per cluster family. Must equal the API server's --service-cluster-ip-range.",
+		bind:  func(c *Config) pflag.Value { return prefixList(&c.ServiceCIDRs) },
+	},
+	{
+		name:  flagJoinSubnets,
+		usage: "Subnets linking each node's gateway router to the cluster router: comma-separated CIDRs, at most one per family. Unless set, only the defaults of the cluster's families are used.",
+		bind:  func(c *Config) pflag.Value { return prefixList(&c.JoinSubnets) },
+	},
+	{
+		name:  flagTransitSubnets,
+		usage: "Subnets of the transit switch that connects the zones' cluster routers: comma-separated CIDRs, at most one per family. Unless set, only the defaults of the cluster's families are used.",
+		bind:  func(c *Config) pflag.Value { return prefixList(&c.TransitSubnets) },
+	},
+	{
+		name:  flagMasqueradeSubnets,
+		usage: "Host-local subnets used to masquerade traffic between a node and its gateway router: comma-separated CIDRs, at most one per family, at least /29 (IPv4) or /125 (IPv6). Unless set, only the defaults of the cluster's families are used.",
+		bind:  func(c *Config) pflag.Value { return prefixList(&c.MasqueradeSubnets) },
+	},
+	{
+		name:  flagMetricsAddress,
+		usage: `HOST:PORT on which Prometheus metrics are served; an empty host listens on all addresses. "" or "0" disables metrics.`,
+		bind:  func(c *Config) pflag.Value { return (*stringValue)(&c.MetricsAddress) },
+	},
+	{
+		name:  flagNodeName,
+		usage: "Name of the Kubernetes node this process manages, used by ovnkube node; usually set from the pod's spec.nodeName. Empty by default.",
+		bind:  func(c *Config) pflag.Value { return (*stringValue)(&c.NodeName) },
+	},
+}
+
+// AddFlags registers every configuration flag on fs, bound to c. The
+// current values of c, normally Defaults(), become the defaults shown by
+// --help. Call Complete after parsing.
+func AddFlags(fs *pflag.FlagSet, c *Config) {
+	for _, o := range options {
+		fs.Var(o.bind(c), o.name, o.usage)
+	}
+}
+
+func prefixList(p *[]netip.Prefix) pflag.Value {
+	return &listValue[netip.Prefix]{list: p, parse: ParsePrefixes}
+}
+
+// lookupOption returns the option named name.
+func lookupOption(name string) (option, bool) {
+	for _, o := range options {
+		if o.name == name {
+			return o, true
+		}
+	}
+	return option{}, false
+}

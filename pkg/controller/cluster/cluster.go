@@ -1,0 +1,23 @@
+// Package cluster registers the Cluster owner: the rows every node links into
+// (ovn_cluster_router, the join switch and their ports).
+package cluster
+
+import (
+	"github.com/ovnkube/ovnkube/pkg/config"
+	"github.com/ovnkube/ovnkube/pkg/reconcile"
+	"github.com/ovnkube/ovnkube/pkg/topology"
+)
+
+// OwnerType returns the Cluster owner type for cfg.
+func OwnerType(cfg *config.Config) reconcile.OwnerType {
+	return reconcile.OwnerType{
+		Name: reconcile.OwnerTypeCluster,
+		List: func() ([]string, error) { return []string{reconcile.ClusterOwner.Name}, nil },
+		Desired: func(name string) ([]reconcile.Row, error) {
+			if name != reconcile.ClusterOwner.Name {
+				return nil, nil // a stale cluster owner of another name: remove its rows
+			}
+			return topology.ClusterRows(topology.ClusterInput{JoinSubnets: cfg.JoinSubnets})
+		},
+	}
+}

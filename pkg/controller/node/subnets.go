@@ -1,0 +1,277 @@
+// Package node programs Nodes: it allocates each node its subnets and id
+// (annotating k8s.ovn.org/node-subnets and k8s.ovn.org/node-id) and registers
+// the Node owner type whose rows are the node's switch, ports and gateway
+// chassis.
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+
+	"github.com/ovnkube/ovnkube/pkg/allocator"
+	"github.com/ovnkube/ovnkube/pkg/kube"
+	"github.com/ovnkube/ovnkube/pkg/metrics"
+)
+
+var everything = labels.Everything()
+
+// maxNodeID bounds k8s.ovn.org/node-id; ids start at 1.
+const maxNodeID = 65535
+
+// SubnetController allocates node subnets and ids and writes them as
+// annotations. The annotations are the source of truth: on start every valid
+// one is reserved before anything new is handed out, and an unchanged
+// annotation is never re-sent.
+type SubnetController struct {
+	client   kubernetes.Interface
+	lister   corelisters.NodeLister
+	recorder record.EventRecorder
+	subnets  *allocator.NodeSubnets
+	ids      *allocator.IDAllocator
+	queue    workqueue.TypedRateLimitingInterface[string]
+
+	mu      sync.Mutex
+	waiting map[string]bool // nodes waiting for a subnet to free up
+}
+
+// NewSubnetController allocates from ranges (the cluster subnets).
+func NewSubnetController(c kubernetes.Interface, lister corelisters.NodeLister, recorder record.EventRecorder, ranges []allocator.Range) (*SubnetController, error) {
+	subnets, err := allocator.NewNodeSubnets(ranges)
+	if err != nil {
+		return nil, fmt.Errorf("cluster subnets: %w", err)
+	}
+	ids, err := allocator.NewIDAllocator(1, maxNodeID)
+	if err != nil {
+		return nil, err
+	}
+	return &SubnetController{
+		client: c, lister: lister, recorder: recorder, subnets: subnets, ids: ids,
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.NewTypedItemExponentialFailureRateLimiter[string](50*time.Millisecond, 30*time.Second),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "node-subnets"}),
+		waiting: map[string]bool{},
+	}, nil
+}
+
+// Restore reserves the subnets and ids already annotated on nodes, oldest node
+// first, so that on a conflict the older node keeps its subnet. It fails when a
+// node's subnet has another prefix length than the configured host prefix:
+// changing the host prefix would renumber live nodes, so it is refused.
+func (c *SubnetController) Restore() error {
+	nodes, err := c.lister.List(everything)
+	if err != nil {
+		return err
+	}
+	sort.Slice(nodes, func(a, b int) bool {
+		ta, tb := nodes[a].CreationTimestamp, nodes[b].CreationTimestamp
+		if !ta.Equal(&tb) {
+			return ta.Before(&tb)
+		}
+		return nodes[a].Name < nodes[b].Name
+	})
+	restored := 0
+	for _, n := range nodes {
+		if id, ok, err := kube.ParseNodeID(n.Annotations); ok && err == nil {
+			if err := c.ids.Mark(n.Name, id); err != nil {
+				klog.InfoS("Node id annotation not kept, a new id will be allocated", "node", n.Name, "reason", err.Error())
+			}
+		}
+		subnets, ok, err := kube.ParseNodeSubnets(n.Annotations)
+		if !ok || err != nil {
+			continue // absent: allocated by sync; malformed: reported by the topology owner
+		}
+		if err := c.subnets.Mark(n.Name, subnets); err != nil {
+			if errors.Is(err, allocator.ErrHostPrefixMismatch) {
+				return fmt.Errorf("node %s: %w; set --cluster-subnets back to the host prefix the cluster was created with", n.Name, err)
+			}
+			klog.InfoS("Node subnet annotation not kept, the node will get a new subnet", "node", n.Name, "reason", err.Error())
+			continue
+		}
+		restored++
+	}
+	c.updateUsage()
+	klog.InfoS("Restored node subnets from annotations", "nodes", len(nodes), "restored", restored)
+	return nil
+}
+
+// Enqueue asks for node name to be checked.
+func (c *SubnetController) Enqueue(name string) { c.queue.Add(name) }
+
+// Release frees a deleted node's subnet and id. Called only after the node's
+// NB rows are gone, so a subnet is never live on two switches. Nodes waiting
+// for a subnet are retried.
+func (c *SubnetController) Release(name string) {
+	c.subnets.Release(name)
+	c.ids.Release(name)
+	c.updateUsage()
+	klog.InfoS("Released node subnet and id", "node", name)
+	c.mu.Lock()
+	waiting := make([]string, 0, len(c.waiting))
+	for n := range c.waiting {
+		waiting = append(waiting, n)
+	}
+	c.mu.Unlock()
+	for _, n := range waiting {
+		c.queue.Add(n)
+	}
+}
+
+// Run processes the queue with workers goroutines until ctx ends.
+func (c *SubnetController) Run(ctx context.Context, workers int) {
+	go func() {
+		<-ctx.Done()
+		c.queue.ShutDown()
+	}()
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c.processNext(ctx) {
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func (c *SubnetController) processNext(ctx context.Context) bool {
+	name, shutdown := c.queue.Get()
+	if shutdown {
+		return false
+	}
+	defer c.queue.Done(name)
+	if err := c.sync(ctx, name); err != nil {
+		klog.ErrorS(err, "Node subnet sync failed, will retry", "node", name)
+		c.queue.AddRateLimited(name)
+		return true
+	}
+	c.queue.Forget(name)
+	return true
+}
+
+// sync makes sure node name holds one subnet per family and an id, and that
+// its annotations say so.
+func (c *SubnetController) sync(ctx context.Context, name string) error {
+	node, err := c.lister.Get(name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	annotated, present, err := kube.ParseNodeSubnets(node.Annotations)
+	if err != nil {
+		return nil // left as is; the topology owner reports it on the Node
+	}
+	if present {
+		if held, ok := c.subnets.Get(name); !ok || !sameSubnets(held, annotated) {
+			c.subnets.Release(name)
+			if err := c.subnets.Mark(name, annotated); err != nil {
+				c.recorder.Eventf(node, corev1.EventTypeWarning, ReasonSubnetConflict,
+					"Subnet annotation %v cannot be kept (%v); allocating a new subnet", annotated, err)
+				metrics.SubnetAllocationFailures.WithLabelValues("conflict").Inc()
+			}
+		}
+	}
+	subnets, err := c.subnets.Allocate(name)
+	if err != nil {
+		reason := "error"
+		if errors.Is(err, allocator.ErrExhausted) {
+			reason = "exhausted"
+			c.mu.Lock()
+			c.waiting[name] = true
+			c.mu.Unlock()
+		}
+		metrics.SubnetAllocationFailures.WithLabelValues(reason).Inc()
+		c.recorder.Eventf(node, corev1.EventTypeWarning, ReasonSubnetAllocationFailed, "Cannot allocate a node subnet: %v", err)
+		klog.ErrorS(err, "Cannot allocate a node subnet", "node", name)
+		return nil // retried when a subnet is released
+	}
+	c.mu.Lock()
+	delete(c.waiting, name)
+	c.mu.Unlock()
+	c.updateUsage()
+
+	id, err := c.nodeID(node)
+	if err != nil {
+		return err
+	}
+	want := map[string]string{
+		kube.NodeSubnetsAnnotation: kube.FormatNodeSubnets(subnets),
+		kube.NodeIDAnnotation:      strconv.Itoa(id),
+	}
+	return c.annotate(ctx, node, want)
+}
+
+func (c *SubnetController) nodeID(node *corev1.Node) (int, error) {
+	if id, ok, err := kube.ParseNodeID(node.Annotations); ok && err == nil {
+		if held, has := c.ids.Get(node.Name); has && held == id {
+			return id, nil
+		}
+		if err := c.ids.Mark(node.Name, id); err == nil {
+			return id, nil
+		}
+	}
+	id, err := c.ids.Allocate(node.Name)
+	if err != nil {
+		return 0, fmt.Errorf("allocate node id: %w", err)
+	}
+	return id, nil
+}
+
+// annotate patches only the annotations whose value differs.
+func (c *SubnetController) annotate(ctx context.Context, node *corev1.Node, want map[string]string) error {
+	patch := map[string]string{}
+	for k, v := range want {
+		if node.Annotations[k] != v {
+			patch[k] = v
+		}
+	}
+	if len(patch) == 0 {
+		return nil
+	}
+	body, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": patch}})
+	if err != nil {
+		return err
+	}
+	_, err = c.client.CoreV1().Nodes().Patch(ctx, node.Name, types.MergePatchType, body, metav1.PatchOptions{})
+	if err != nil {
+		return fmt.Errorf("annotate node %s: %w", node.Name, err)
+	}
+	klog.V(2).InfoS("Annotated node", "node", node.Name, "annotations", patch)
+	return nil
+}
+
+func (c *SubnetController) updateUsage() {
+	for _, fam := range []struct {
+		v6   bool
+		name string
+	}{{false, "ipv4"}, {true, "ipv6"}} {
+		used, capacity := c.subnets.Usage(fam.v6)
+		metrics.NodeSubnetsAllocated.WithLabelValues(fam.name).Set(float64(used))
+		metrics.NodeSubnetsCapacity.WithLabelValues(fam.name).Set(float64(capacity))
+	}
+}
+
+func sameSubnets(a, b []netip.Prefix) bool {
+	return len(a) == len(b) && !slices.ContainsFunc(a, func(p netip.Prefix) bool { return !slices.Contains(b, p) })
+}

@@ -1,0 +1,119 @@
+// Package master wires `ovnkube master`: informers, the NB connection, the
+// reconciler and the controllers that feed it.
+package master
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/ovn-kubernetes/libovsdb/cache"
+	"github.com/ovn-kubernetes/libovsdb/model"
+	"k8s.io/client-go/informers"
+	"k8s.io/klog/v2"
+
+	"github.com/ovnkube/ovnkube/ovsdb-models/nbdb"
+	"github.com/ovnkube/ovnkube/pkg/allocator"
+	"github.com/ovnkube/ovnkube/pkg/config"
+	"github.com/ovnkube/ovnkube/pkg/controller/cluster"
+	"github.com/ovnkube/ovnkube/pkg/controller/node"
+	"github.com/ovnkube/ovnkube/pkg/kube"
+	"github.com/ovnkube/ovnkube/pkg/metrics"
+	"github.com/ovnkube/ovnkube/pkg/ovsdbclient"
+	"github.com/ovnkube/ovnkube/pkg/reconcile"
+	"github.com/ovnkube/ovnkube/pkg/topology"
+)
+
+// Run runs the master until ctx ends. It returns an error for anything that
+// prevents a correct start (unreachable NB, a changed host prefix); once
+// running, failures of single objects are retried and reported, never fatal.
+func Run(ctx context.Context, cfg *config.Config) error {
+	start := time.Now()
+	health := &metrics.Health{}
+	if cfg.MetricsEnabled() {
+		if err := metrics.Serve(ctx, cfg.MetricsAddress, health); err != nil {
+			return err
+		}
+	}
+	kc, err := kube.NewClient(cfg.Kubeconfig, cfg.KubeAPIQPS, cfg.KubeAPIBurst)
+	if err != nil {
+		return err
+	}
+	recorder, stopEvents := kube.NewRecorder(kc, "ovnkube-master")
+	defer stopEvents()
+
+	// The reconciler needs the connected client and the client needs the
+	// cache handler before its first monitor: forward through a pointer.
+	var rec atomic.Pointer[reconcile.Reconciler]
+	forward := &cache.EventHandlerFuncs{
+		UpdateFunc: func(table string, old, cur model.Model) {
+			if r := rec.Load(); r != nil {
+				r.CacheHandler().OnUpdate(table, old, cur)
+			}
+		},
+		DeleteFunc: func(table string, m model.Model) {
+			if r := rec.Load(); r != nil {
+				r.CacheHandler().OnDelete(table, m)
+			}
+		},
+	}
+	nbModel, err := nbdb.FullDatabaseModel()
+	if err != nil {
+		return err
+	}
+	nb, err := ovsdbclient.Connect(ctx, ovsdbclient.Options{
+		Endpoints: cfg.NBEndpoints(), TLS: cfg.NBTLS, Model: nbModel,
+		Indexes: reconcile.ClientIndexes(topology.Tables), Tables: topology.Tables, Handler: forward,
+	})
+	if err != nil {
+		return err
+	}
+	defer nb.Close()
+	r, err := reconcile.New(nb, reconcile.Options{Tables: topology.Tables})
+	if err != nil {
+		return err
+	}
+	rec.Store(r)
+
+	factory := informers.NewSharedInformerFactory(kc, 0)
+	nodes := factory.Core().V1().Nodes()
+	ranges := make([]allocator.Range, len(cfg.ClusterSubnets))
+	for i, s := range cfg.ClusterSubnets {
+		ranges[i] = allocator.Range{CIDR: s.CIDR, HostPrefix: s.HostPrefix}
+	}
+	subnets, err := node.NewSubnetController(kc, nodes.Lister(), recorder, ranges)
+	if err != nil {
+		return err
+	}
+	r.Register(cluster.OwnerType(cfg))
+	r.Register(node.OwnerType(nodes.Lister(), recorder, subnets.Release))
+	if _, err := nodes.Informer().AddEventHandler(node.Handlers(subnets, r)); err != nil {
+		return err
+	}
+
+	factory.Start(ctx.Done())
+	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			return fmt.Errorf("informer cache for %v did not sync", typ)
+		}
+	}
+	if err := subnets.Restore(); err != nil {
+		return err
+	}
+	klog.InfoS("Caches synced", "elapsed", time.Since(start))
+
+	go subnets.Run(ctx, 4)
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	select {
+	case <-r.Ready():
+		health.SetReady(true)
+		klog.InfoS("Master ready: first full reconcile committed", "elapsed", time.Since(start))
+	case <-ctx.Done():
+	case err := <-done:
+		return err
+	}
+	<-ctx.Done()
+	return <-done
+}

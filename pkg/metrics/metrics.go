@@ -1,0 +1,107 @@
+// Package metrics holds ovnkube's Prometheus collectors and the HTTP server
+// that exposes them next to the health endpoints. Every metric carries the
+// ovnkube_ prefix so dashboards can tell ours from ovn-controller's or
+// kube-proxy's.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+const namespace = "ovnkube"
+
+// Registry is the registry /metrics serves. It is package-level because the
+// collectors below are process-wide facts, exactly like the Go runtime ones.
+var Registry = prometheus.NewRegistry()
+
+var (
+	// ReconcileDuration is the time one owner's desired-state diff took,
+	// from reading its objects to having its operations ready to commit.
+	ReconcileDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: namespace,
+		Name:      "reconcile_duration_seconds",
+		Help:      "Time to compute one owner's desired NB rows and the operations that bring the NB there, by owner type.",
+		Buckets:   prometheus.ExponentialBuckets(0.00001, 4, 10),
+	}, []string{"owner_type"})
+
+	// ReconcileErrors counts failed owner reconciles; each is retried with backoff.
+	ReconcileErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace,
+		Name:      "reconcile_errors_total",
+		Help:      "Owner reconciles that failed and were requeued with backoff, by owner type.",
+	}, []string{"owner_type"})
+
+	// NBTransactions counts committed and failed NB transactions.
+	NBTransactions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace,
+		Name:      "nb_transactions_total",
+		Help:      "OVN Northbound transactions sent, by result (committed or failed).",
+	}, []string{"result"})
+
+	// NBOperations counts operations inside committed transactions.
+	NBOperations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace,
+		Name:      "nb_operations_total",
+		Help:      "OVN Northbound operations committed, by operation (insert, update, mutate, delete).",
+	}, []string{"op"})
+
+	// NBTransactionDuration is the round trip of one NB transaction.
+	NBTransactionDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: namespace,
+		Name:      "nb_transaction_duration_seconds",
+		Help:      "Round-trip time of one OVN Northbound transaction.",
+		Buckets:   prometheus.ExponentialBuckets(0.0001, 4, 10),
+	})
+
+	// QueueDepth is how many owners wait to be reconciled.
+	QueueDepth = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace,
+		Name:      "reconcile_queue_depth",
+		Help:      "Owners waiting in the reconcile queue.",
+	})
+
+	// InvalidObjects counts Kubernetes objects rejected for bad input. The
+	// object's NB rows are left as they were until the input is fixed.
+	InvalidObjects = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace,
+		Name:      "invalid_objects_total",
+		Help:      "Kubernetes objects rejected as invalid (bad annotation, CIDR, ...), by kind and reason.",
+	}, []string{"kind", "reason"})
+
+	// SubnetAllocationFailures counts nodes left without a subnet.
+	SubnetAllocationFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace,
+		Name:      "node_subnet_allocation_failures_total",
+		Help:      "Node subnet allocations that failed, by reason (exhausted, conflict, ...).",
+	}, []string{"reason"})
+
+	// NodeSubnetsAllocated and NodeSubnetsCapacity show how full the cluster subnets are.
+	NodeSubnetsAllocated = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace,
+		Name:      "node_subnets_allocated",
+		Help:      "Node subnets allocated from the cluster subnets, by IP family.",
+	}, []string{"family"})
+	NodeSubnetsCapacity = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: namespace,
+		Name:      "node_subnets_capacity",
+		Help:      "Node subnets the cluster subnets can hold, by IP family.",
+	}, []string{"family"})
+
+	// Ready is 1 once the first full reconcile after start has committed.
+	Ready = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace,
+		Name:      "ready",
+		Help:      "1 once informers and the NB cache are synced and the first full reconcile has committed.",
+	})
+)
+
+func init() {
+	Registry.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		ReconcileDuration, ReconcileErrors, NBTransactions, NBOperations, NBTransactionDuration,
+		QueueDepth, InvalidObjects, SubnetAllocationFailures, NodeSubnetsAllocated, NodeSubnetsCapacity,
+		Ready,
+	)
+}

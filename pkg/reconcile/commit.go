@@ -1,0 +1,114 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ovn-kubernetes/libovsdb/client"
+	"github.com/ovn-kubernetes/libovsdb/ovsdb"
+
+	"github.com/ovnkube/ovnkube/pkg/metrics"
+)
+
+// ownerPlan is one owner's operations waiting to be committed.
+type ownerPlan struct {
+	owner Owner
+	ops   []ovsdb.Operation
+	empty bool // the owner desired no rows
+}
+
+// opError is an OVSDB error reported for the operations of a transaction, as
+// opposed to a transport error. Only these are worth splitting a batch for.
+type opError struct{ msg string }
+
+func (e *opError) Error() string { return e.msg }
+
+// transact commits ops as one transaction and records it in the metrics.
+func transact(ctx context.Context, c client.Client, ops []ovsdb.Operation) error {
+	start := time.Now()
+	results, err := c.Transact(ctx, ops...)
+	metrics.NBTransactionDuration.Observe(time.Since(start).Seconds())
+	if err != nil {
+		metrics.NBTransactions.WithLabelValues("failed").Inc()
+		return fmt.Errorf("NB transaction of %d operations: %w", len(ops), err)
+	}
+	if opErrs, err := ovsdb.CheckOperationResults(results, ops); err != nil {
+		metrics.NBTransactions.WithLabelValues("failed").Inc()
+		var b strings.Builder
+		fmt.Fprintf(&b, "NB transaction of %d operations failed: %v", len(ops), err)
+		for i, e := range opErrs {
+			if i == 3 {
+				fmt.Fprintf(&b, "; ... %d more", len(opErrs)-i)
+				break
+			}
+			if op := e.Operation(); op != nil {
+				fmt.Fprintf(&b, "; %s %s: %v", op.Op, op.Table, e)
+			} else {
+				fmt.Fprintf(&b, "; %v", e)
+			}
+		}
+		return &opError{msg: b.String()}
+	}
+	metrics.NBTransactions.WithLabelValues("committed").Inc()
+	for _, op := range ops {
+		metrics.NBOperations.WithLabelValues(op.Op).Inc()
+	}
+	return nil
+}
+
+// commitPlans commits the plans as one transaction. When OVSDB rejects it, the
+// batch is split in halves until the failing owners are isolated, so one bad
+// owner cannot block the rest. It returns the error of every failed owner.
+func commitPlans(ctx context.Context, c client.Client, plans []*ownerPlan) map[Owner]error {
+	if len(plans) == 0 {
+		return nil
+	}
+	var ops []ovsdb.Operation
+	for _, p := range plans {
+		ops = append(ops, p.ops...)
+	}
+	err := transact(ctx, c, ops)
+	if err == nil {
+		return nil
+	}
+	var oe *opError
+	if len(plans) == 1 || !errors.As(err, &oe) {
+		failed := make(map[Owner]error, len(plans))
+		for _, p := range plans {
+			failed[p.owner] = err
+		}
+		return failed
+	}
+	half := len(plans) / 2
+	failed := commitPlans(ctx, c, plans[:half])
+	for o, e := range commitPlans(ctx, c, plans[half:]) {
+		if failed == nil {
+			failed = map[Owner]error{}
+		}
+		failed[o] = e
+	}
+	return failed
+}
+
+// chunk splits plans into batches of at most maxOps operations (a single
+// larger plan stays whole: one owner's rows are committed atomically).
+func chunk(plans []*ownerPlan, maxOps int) [][]*ownerPlan {
+	var out [][]*ownerPlan
+	var cur []*ownerPlan
+	n := 0
+	for _, p := range plans {
+		if len(cur) > 0 && n+len(p.ops) > maxOps {
+			out = append(out, cur)
+			cur, n = nil, 0
+		}
+		cur = append(cur, p)
+		n += len(p.ops)
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}

@@ -1,0 +1,51 @@
+package topology
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+)
+
+// MACFromIP derives the MAC OVN-Kubernetes uses for an address it assigns:
+// 0a:58 followed by the last four bytes of the IP (the IPv4 octets for IPv4).
+// Deriving instead of storing keeps ports and their peers consistent across
+// restarts without any state.
+func MACFromIP(ip netip.Addr) net.HardwareAddr {
+	b := ip.As16()
+	return net.HardwareAddr{0x0a, 0x58, b[12], b[13], b[14], b[15]}
+}
+
+// NthAddr returns the n-th address of subnet (n=1 is the first after the
+// network address), or an error when the subnet is too small.
+func NthAddr(subnet netip.Prefix, n int) (netip.Addr, error) {
+	a := subnet.Masked().Addr()
+	for i := 0; i < n; i++ {
+		a = a.Next()
+	}
+	if !a.IsValid() || !subnet.Contains(a) {
+		return netip.Addr{}, fmt.Errorf("subnet %s has no address number %d", subnet, n)
+	}
+	return a, nil
+}
+
+// GatewayIP is the node subnet's router address, .1.
+func GatewayIP(subnet netip.Prefix) (netip.Addr, error) { return NthAddr(subnet, 1) }
+
+// ManagementIP is the node subnet's management port address, .2.
+func ManagementIP(subnet netip.Prefix) (netip.Addr, error) { return NthAddr(subnet, 2) }
+
+// firstOf returns the IPv4 address if there is one, else the first address:
+// the MAC of a dual-stack port derives from its IPv4 address.
+func firstOf(addrs []netip.Addr) netip.Addr {
+	for _, a := range addrs {
+		if a.Is4() {
+			return a
+		}
+	}
+	return addrs[0]
+}
+
+// withPrefix renders addr with the prefix length of subnet ("10.244.1.1/24").
+func withPrefix(addr netip.Addr, subnet netip.Prefix) string {
+	return netip.PrefixFrom(addr, subnet.Bits()).String()
+}

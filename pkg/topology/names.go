@@ -1,0 +1,43 @@
+// Package topology decides what the OVN Northbound should contain for the
+// cluster and its nodes. It is pure: objects in, reconcile.Rows out, with the
+// well-known OVN-Kubernetes names so `ovn-nbctl show` reads the same as on an
+// upstream cluster.
+package topology
+
+// Well-known names of the default network's topology.
+const (
+	ClusterRouter = "ovn_cluster_router"
+	JoinSwitch    = "join"
+
+	routerToSwitchPrefix = "rtos-"
+	switchToRouterPrefix = "stor-"
+	routerToJoinPrefix   = "rtoj-"
+	joinToRouterPrefix   = "jtor-"
+	mgmtPortPrefix       = "k8s-"
+
+	// PhysicalNetworkName is the bridge-mappings name of the external network.
+	PhysicalNetworkName = "physnet"
+)
+
+// NodeSwitch is the name of a node's logical switch: the node name itself.
+func NodeSwitch(node string) string { return node }
+
+// RouterToSwitchPort is the cluster router's port facing a node switch.
+func RouterToSwitchPort(node string) string { return routerToSwitchPrefix + node }
+
+// SwitchToRouterPort is the node switch's peer of RouterToSwitchPort.
+func SwitchToRouterPort(node string) string { return switchToRouterPrefix + node }
+
+// RouterToJoinPort is router's port on the join switch ("rtoj-ovn_cluster_router").
+func RouterToJoinPort(router string) string { return routerToJoinPrefix + router }
+
+// JoinToRouterPort is the join switch's peer of RouterToJoinPort.
+func JoinToRouterPort(router string) string { return joinToRouterPrefix + router }
+
+// ManagementPort is the logical port of a node's host-side management
+// interface (ovn-k8s-mp0 on the host).
+func ManagementPort(node string) string { return mgmtPortPrefix + node }
+
+// GatewayChassisName names the Gateway_Chassis binding port to chassis, the
+// OVN convention "<port>-<chassis>".
+func GatewayChassisName(port, chassis string) string { return port + "-" + chassis }
