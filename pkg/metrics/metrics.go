@@ -104,4 +104,12 @@ func init() {
 		QueueDepth, InvalidObjects, SubnetAllocationFailures, NodeSubnetsAllocated, NodeSubnetsCapacity,
 		Ready,
 	)
+	// Export the series tests and dashboards read as 0 from the start, so
+	// "no transaction since start" is a visible 0, not a missing series.
+	for _, r := range []string{"committed", "failed"} {
+		NBTransactions.WithLabelValues(r)
+	}
+	for _, op := range []string{"insert", "update", "mutate", "delete"} {
+		NBOperations.WithLabelValues(op)
+	}
 }

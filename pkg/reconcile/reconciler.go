@@ -147,6 +147,7 @@ func (r *Reconciler) Register(t OwnerType) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.types[t.Name] = &t
+	metrics.ReconcileErrors.WithLabelValues(t.Name) // exported as 0 from the start
 }
 
 // Enqueue asks for owner to be reconciled. Informer handlers call it with the
