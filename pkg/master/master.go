@@ -103,7 +103,7 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	}
 	klog.InfoS("Caches synced", "elapsed", time.Since(start))
 
-	go subnets.Run(ctx, 4)
+	go subnets.Run(ctx, 16)
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 	select {

@@ -22,7 +22,7 @@ var (
 		Namespace: namespace,
 		Name:      "reconcile_duration_seconds",
 		Help:      "Time to compute one owner's desired NB rows and the operations that bring the NB there, by owner type.",
-		Buckets:   prometheus.ExponentialBuckets(0.00001, 4, 10),
+		Buckets:   prometheus.ExponentialBuckets(0.00001, 2, 20),
 	}, []string{"owner_type"})
 
 	// ReconcileErrors counts failed owner reconciles; each is retried with backoff.

@@ -4,15 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os/exec"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -151,51 +148,15 @@ func eventually(t *testing.T, timeout time.Duration, cond func() string) {
 	t.Fatalf("after %s: %s", timeout, last)
 }
 
-// metrics scrapes the master's /metrics.
-func (e *env) metrics() map[string]*dto.MetricFamily {
-	e.t.Helper()
-	resp, err := http.Get(e.master.MetricsURL)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var parser expfmt.TextParser
-	fams, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return fams
-}
-
-// metric returns the value of a counter or gauge series with the given labels
-// (0 when the series does not exist).
+// metric returns the value of a master metric series whose labels include
+// labels (summed over the other labels; 0 when absent).
 func (e *env) metric(name string, labels map[string]string) float64 {
-	fam, ok := e.metrics()[name]
-	if !ok {
-		return 0
+	e.t.Helper()
+	m, err := harness.Scrape(e.master.MetricsURL)
+	if err != nil {
+		e.t.Fatal(err)
 	}
-	for _, m := range fam.Metric {
-		match := true
-		for k, v := range labels {
-			found := false
-			for _, lp := range m.Label {
-				if lp.GetName() == k && lp.GetValue() == v {
-					found = true
-				}
-			}
-			match = match && found
-		}
-		if !match {
-			continue
-		}
-		if m.Counter != nil {
-			return m.Counter.GetValue()
-		}
-		if m.Gauge != nil {
-			return m.Gauge.GetValue()
-		}
-	}
-	return 0
+	return m.Value(name, labels)
 }
 
 // warningEvents lists the reasons of Warning Events on a node.

@@ -1,0 +1,280 @@
+// Command bench measures `ovnkube master` on the real components: for each
+// cluster size it programs N new Nodes into an empty NB, restarts the master
+// over the unchanged cluster, and commits the same rows straight with
+// libovsdb (the floor). Run it with `make bench` (BENCH_ARGS="-nodes 100,500").
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/ovnkube/ovnkube/pkg/kube"
+	"github.com/ovnkube/ovnkube/test/harness"
+)
+
+type result struct {
+	nodes                       int
+	createNodes                 time.Duration // API writes of the Node objects by the benchmark
+	converge                    time.Duration // first Node created -> every node's rows in the NB
+	txns, ops                   float64
+	cold                        time.Duration // master start on an empty NB -> every row committed
+	coldTxns, coldOps           float64
+	restartReady                time.Duration // process start -> /readyz 200
+	restartTxns, restartPatches float64
+	rssMB                       float64
+	floor                       time.Duration
+	floorTxns, floorOps         int
+	reconcileP50, reconcileP99  float64 // seconds per owner plan, from the histogram
+}
+
+func main() {
+	sizes := flag.String("nodes", "100,500,1000", "comma-separated cluster sizes")
+	flag.Parse()
+	var results []result
+	for _, s := range strings.Split(*sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			fail(fmt.Errorf("bad -nodes entry %q", s))
+		}
+		r, err := runSize(n)
+		if err != nil {
+			fail(fmt.Errorf("%d nodes: %w", n, err))
+		}
+		results = append(results, r)
+		fmt.Fprintf(os.Stderr, "done: %d nodes\n", n)
+	}
+	print(results)
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}
+
+func runSize(n int) (result, error) {
+	res := result{nodes: n}
+	dir, err := os.MkdirTemp("/tmp", "ovnk-bench-")
+	if err != nil {
+		return res, err
+	}
+	if os.Getenv("BENCH_KEEP") == "" {
+		defer os.RemoveAll(dir)
+	} else {
+		fmt.Fprintln(os.Stderr, "keeping", dir)
+	}
+	k, err := harness.StartKube(dir+"/kube", harness.KubeOptions{})
+	if err != nil {
+		return res, err
+	}
+	defer k.Stop()
+	ovn, err := harness.StartOVN(dir + "/ovn")
+	if err != nil {
+		return res, err
+	}
+	defer ovn.Stop()
+	client, err := k.Client()
+	if err != nil {
+		return res, err
+	}
+	opts := harness.MasterOptions{
+		Kubeconfig: k.Kubeconfig, NBAddress: ovn.NBAddress, SBAddress: ovn.SBAddress,
+		ClusterSubnets: "10.128.0.0/14/23", ServiceCIDRs: "172.30.0.0/16",
+		ExtraArgs: []string{"--kube-api-qps", "1000", "--kube-api-burst", "2000"},
+	}
+	m, err := harness.StartMaster(dir+"/master", opts)
+	if err != nil {
+		return res, err
+	}
+	watch, err := newNBWatch(ovn.NBAddress)
+	if err != nil {
+		m.Stop()
+		return res, err
+	}
+	defer watch.close()
+
+	// Cold converge: N new Nodes (with chassis ids, so every node also gets
+	// its Gateway_Chassis) into an empty NB.
+	start := time.Now()
+	if err := createNodes(client, n); err != nil {
+		m.Stop()
+		return res, err
+	}
+	res.createNodes = time.Since(start)
+	if err := watch.waitNodes(n, 5*time.Minute); err != nil {
+		m.Stop()
+		return res, err
+	}
+	res.converge = time.Since(start)
+	met, err := settledMetrics(m.MetricsURL)
+	if err != nil {
+		m.Stop()
+		return res, err
+	}
+	res.txns = met.Value("ovnkube_nb_transactions_total", map[string]string{"result": "committed"})
+	res.ops = met.Value("ovnkube_nb_operations_total", nil)
+	res.reconcileP50, res.reconcileP99 = quantiles(met, "ovnkube_reconcile_duration_seconds", "Node")
+	time.Sleep(time.Second) // let the informer and GC settle before reading RSS
+	if rss, err := m.RSSBytes(); err == nil {
+		res.rssMB = float64(rss) / (1 << 20)
+	}
+
+	// Cold NB: the Nodes exist and are annotated, the NB is new and empty.
+	m.Stop()
+	watch.close()
+	cold, err := harness.StartOVN(dir + "/cold")
+	if err != nil {
+		return res, err
+	}
+	defer cold.Stop()
+	if watch, err = newNBWatch(cold.NBAddress); err != nil {
+		return res, err
+	}
+	opts.NBAddress, opts.SBAddress = cold.NBAddress, cold.SBAddress
+	start = time.Now()
+	m, err = harness.StartMaster(dir+"/master", opts)
+	if err != nil {
+		return res, err
+	}
+	if err := watch.waitNodes(n, 5*time.Minute); err != nil {
+		m.Stop()
+		return res, err
+	}
+	res.cold = time.Since(start)
+	if met, err = settledMetrics(m.MetricsURL); err != nil {
+		m.Stop()
+		return res, err
+	}
+	res.coldTxns = met.Value("ovnkube_nb_transactions_total", map[string]string{"result": "committed"})
+	res.coldOps = met.Value("ovnkube_nb_operations_total", nil)
+
+	// Restart over the unchanged cluster.
+	versions, err := nodeVersions(client)
+	if err != nil {
+		m.Stop()
+		return res, err
+	}
+	m.Stop()
+	m, err = harness.StartMaster(dir+"/master", opts)
+	if err != nil {
+		return res, err
+	}
+	res.restartReady = m.ReadyIn
+	time.Sleep(time.Second)
+	met, err = harness.Scrape(m.MetricsURL)
+	m.Stop()
+	if err != nil {
+		return res, err
+	}
+	res.restartTxns = met.Value("ovnkube_nb_transactions_total", nil)
+	after, err := nodeVersions(client)
+	if err != nil {
+		return res, err
+	}
+	for name, v := range versions {
+		if after[name] != v {
+			res.restartPatches++
+		}
+	}
+
+	// Floor: the same rows straight with libovsdb into a fresh NB.
+	floorOVN, err := harness.StartOVN(dir + "/floor")
+	if err != nil {
+		return res, err
+	}
+	defer floorOVN.Stop()
+	res.floor, res.floorTxns, res.floorOps, err = floor(floorOVN.NBAddress, n)
+	return res, err
+}
+
+func nodeName(i int) string { return fmt.Sprintf("node-%04d", i) }
+
+// createNodes creates n Nodes from 32 goroutines, as fast as the API allows.
+func createNodes(c kubernetes.Interface, n int) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	work := make(chan int)
+	for w := 0; w < 32; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{
+					Name:        nodeName(i),
+					Annotations: map[string]string{kube.NodeChassisIDAnnotation: fmt.Sprintf("chassis-%04d", i)},
+				}}
+				if _, err := c.CoreV1().Nodes().Create(context.Background(), node, metav1.CreateOptions{}); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	for i := 0; i < n; i++ {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+func nodeVersions(c kubernetes.Interface) (map[string]string, error) {
+	list, err := c.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, n := range list.Items {
+		out[n.Name] = n.ResourceVersion
+	}
+	return out, nil
+}
+
+func print(results []result) {
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "nodes\tcreate Nodes (API)\tnew nodes converge\tNB txns\tNB ops\tplan p50\tplan p99\tcold NB converge\tcold txns\tcold ops\trestart ready\trestart txns\trestart Node writes\tmaster RSS\tfloor (libovsdb)\tfloor txns\tfloor ops\t")
+	for _, r := range results {
+		fmt.Fprintf(w, "%d\t%s\t%s\t%.0f\t%.0f\t%s\t%s\t%s\t%.0f\t%.0f\t%s\t%.0f\t%.0f\t%.0f MiB\t%s\t%d\t%d\t\n",
+			r.nodes, ms(r.createNodes), ms(r.converge), r.txns, r.ops, sec(r.reconcileP50), sec(r.reconcileP99),
+			ms(r.cold), r.coldTxns, r.coldOps, ms(r.restartReady), r.restartTxns, r.restartPatches, r.rssMB, ms(r.floor), r.floorTxns, r.floorOps)
+	}
+	w.Flush()
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000) }
+
+func sec(s float64) string {
+	if s == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f µs", s*1e6)
+}
+
+// settledMetrics scrapes until the NB operation count stops moving: the
+// watcher sees rows land before the master has counted its transaction.
+func settledMetrics(url string) (harness.Metrics, error) {
+	prev := -1.0
+	for i := 0; i < 50; i++ {
+		met, err := harness.Scrape(url)
+		if err != nil {
+			return nil, err
+		}
+		ops := met.Value("ovnkube_nb_operations_total", nil)
+		if ops == prev && met.Value("ovnkube_reconcile_queue_depth", nil) == 0 {
+			return met, nil
+		}
+		prev = ops
+		time.Sleep(200 * time.Millisecond)
+	}
+	return nil, fmt.Errorf("metrics of %s never settled", url)
+}
