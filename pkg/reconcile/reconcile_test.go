@@ -21,7 +21,7 @@ var testTables = []string{nbdb.LogicalSwitchTable, nbdb.LogicalSwitchPortTable, 
 // fixture is a reconciler over a real ovsdb-server with one owner type,
 // "Test", whose desired rows the test sets directly.
 type fixture struct {
-	t   *testing.T
+	t   testing.TB
 	ovn *harness.OVN
 	nb  client.Client
 	r   *Reconciler
@@ -30,7 +30,7 @@ type fixture struct {
 	desired map[string][]Row
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ovn, err := harness.StartOVN(harness.ShortTempDir(t))
 	if err != nil {
