@@ -12,6 +12,7 @@ DEBS := ovn-central ovn-host openvswitch-switch etcd-server prometheus socat \
         iproute2 ethtool iputils-ping curl procps openssl
 DEB_CMDS := ovsdb-server ovn-northd ovn-nbctl ovn-sbctl ovs-vswitchd ovn-controller etcd promtool socat curl openssl
 K8S_BINS := $(addprefix $(BIN)/,kube-apiserver kube-controller-manager kube-scheduler kubectl)
+SANDBOX_DIR ?= $(OUT)/sandbox
 
 .PHONY: all build models debs k8s-bins tools test unit integration bench run stop fmt vet clean help
 
@@ -68,10 +69,10 @@ bench: tools build
 	OVNKUBE_BIN_DIR=$(BIN) $(GO) run ./test/bench $(BENCH_ARGS)
 
 run: tools build
-	$(BIN)/ovnkube-sandbox up --dir $(OUT)/sandbox --bin-dir $(BIN) $(if $(DETACH),--detach)
+	$(BIN)/ovnkube-sandbox up --dir $(SANDBOX_DIR) --bin-dir $(BIN) $(if $(DETACH),--detach)
 
 stop:
-	@if [ -x $(BIN)/ovnkube-sandbox ]; then $(BIN)/ovnkube-sandbox down --dir $(OUT)/sandbox; fi
+	@if [ -x $(BIN)/ovnkube-sandbox ]; then $(BIN)/ovnkube-sandbox down --dir $(SANDBOX_DIR); fi
 
 clean: stop
-	rm -rf $(OUT)/sandbox
+	rm -rf $(SANDBOX_DIR)

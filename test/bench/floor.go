@@ -41,8 +41,8 @@ func floor(addr string, n int) (time.Duration, int, int, error) {
 	nodes := make([][]reconcile.Row, n)
 	base := netip.MustParseAddr("10.128.0.0").As4()
 	for i := range nodes {
-		v := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(i)<<9
-		subnet := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), 23)
+		v := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(i)<<8
+		subnet := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), 24)
 		nodes[i], err = topology.NodeRows(topology.NodeInput{Name: nodeName(i), Subnets: []netip.Prefix{subnet}, ChassisID: fmt.Sprintf("chassis-%04d", i)})
 		if err != nil {
 			return 0, 0, 0, err

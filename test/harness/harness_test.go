@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -194,7 +195,7 @@ func TestKubeControlPlane(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	node, err := cs.CoreV1().Nodes().Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node1"}}, metav1.CreateOptions{})
 	if err != nil {
@@ -229,8 +230,69 @@ func TestKubeControlPlane(t *testing.T) {
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("no pod of the deployment bound to node1 (last list: %v, err %v)", pods, err)
+			n, _ := cs.CoreV1().Nodes().Get(context.Background(), "node1", metav1.GetOptions{})
+			t.Fatalf("no pod of the deployment bound to node1 (pods: %v, err %v; node taints %v)", podSummary(pods), err, n.Spec.Taints)
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+}
+
+func podSummary(pods *corev1.PodList) []string {
+	if pods == nil {
+		return nil
+	}
+	var out []string
+	for _, p := range pods.Items {
+		s := p.Name + " node=" + p.Spec.NodeName
+		for _, c := range p.Status.Conditions {
+			s += " " + string(c.Type) + "=" + string(c.Status) + " " + c.Message
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// TestMaster starts `ovnkube master` against real OVN and Kubernetes and
+// waits for its /readyz, as the integration tests and the sandbox do.
+func TestMaster(t *testing.T) {
+	dir := ShortTempDir(t)
+	o, err := StartOVN(filepath.Join(dir, "ovn"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(o.Stop)
+	k, err := StartKube(filepath.Join(dir, "kube"), KubeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(k.Stop)
+	m, err := StartMaster(dir, MasterOptions{
+		Kubeconfig:     k.Kubeconfig,
+		NBAddress:      o.NBAddress,
+		SBAddress:      o.SBAddress,
+		ClusterSubnets: "10.244.0.0/16/24",
+		ServiceCIDRs:   DefaultServiceCIDR,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Stop)
+	rss, err := m.RSSBytes()
+	if err != nil || rss <= 0 {
+		t.Errorf("RSSBytes = %d, %v", rss, err)
+	}
+	t.Logf("master ready in %s, pid %d, RSS %d MiB, metrics %s", m.ReadyIn, m.Pid(), rss>>20, m.MetricsURL)
+	if !strings.HasPrefix(m.MetricsURL, "http://127.0.0.1:") || !strings.HasSuffix(m.MetricsURL, "/metrics") {
+		t.Errorf("MetricsURL = %q", m.MetricsURL)
+	}
+	if ok, err := httpOK(&http.Client{Timeout: 5 * time.Second}, m.MetricsURL, ""); !ok {
+		t.Errorf("GET %s: %v", m.MetricsURL, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ovnkube-master.log")); err != nil {
+		t.Errorf("master log: %v", err)
+	}
+	m.Stop()
+	if m.Process.Running() {
+		t.Error("master still running after Stop")
 	}
 }

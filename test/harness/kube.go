@@ -232,11 +232,15 @@ func (k *Kube) startAPIServer(bin string, opts KubeOptions) (*Process, error) {
 		"--service-account-key-file=" + filepath.Join(k.Dir, "sa.pub"),
 		"--service-account-signing-key-file=" + filepath.Join(k.Dir, "sa.key"),
 		"--service-cluster-ip-range=" + opts.ServiceCIDR,
-		// Pods are created by tests right after their namespace; the
-		// ServiceAccount admission plugin would reject them until the
-		// controller-manager has made the "default" ServiceAccount, and no
+		// ServiceAccount: pods are created by tests right after their
+		// namespace, and the plugin would reject them until the
+		// controller-manager has made the "default" ServiceAccount; no
 		// kubelet mounts the token anyway.
-		"--disable-admission-plugins=ServiceAccount",
+		// TaintNodesByCondition: it taints every new Node
+		// node.kubernetes.io/not-ready:NoSchedule, and only the node
+		// lifecycle controller (which we cannot run without kubelets)
+		// would remove it, so nothing would ever be scheduled.
+		"--disable-admission-plugins=ServiceAccount,TaintNodesByCondition",
 		"--allow-privileged=true",
 	}
 	args = append(args, opts.ExtraAPIServerArgs...)

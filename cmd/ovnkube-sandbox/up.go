@@ -1,0 +1,323 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ovnkube/ovnkube/test/harness"
+)
+
+type upOptions struct {
+	dir            string
+	binDir         string
+	detach         bool
+	clusterSubnets string
+	serviceCIDRs   string
+	masterArgs     []string
+}
+
+func newUpCommand() *cobra.Command {
+	o := &upOptions{}
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Start the sandbox cluster (foreground until Ctrl-C, or --detach)",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return runUp(o, cmd.OutOrStdout()) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.dir, "dir", "_output/sandbox", "directory for all sandbox state and logs")
+	f.StringVar(&o.binDir, "bin-dir", defaultBinDir(), "directory with ovnkube, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl")
+	f.BoolVar(&o.detach, "detach", false, "return once the cluster is ready and leave it running (stop it with `down`)")
+	f.StringVar(&o.clusterSubnets, "cluster-subnets", "10.244.0.0/16/24", "pod network CIDR/host prefix, passed to ovnkube master")
+	f.StringVar(&o.serviceCIDRs, "service-cidrs", harness.DefaultServiceCIDR, "service CIDR(s), passed to kube-apiserver and ovnkube master")
+	f.StringArrayVar(&o.masterArgs, "master-arg", nil, "extra argument for ovnkube master (repeatable)")
+	return cmd
+}
+
+// defaultBinDir is the directory of this executable: `make build` puts
+// ovnkube-sandbox beside the binaries it runs.
+func defaultBinDir() string {
+	if exe, err := os.Executable(); err == nil {
+		return filepath.Dir(exe)
+	}
+	return harness.BinDir()
+}
+
+// starter starts the sandbox's processes and records each in the pid file
+// before waiting on it. After cancel, starting anything fails (and what was
+// just started is stopped), so a Ctrl-C during start-up cannot race with
+// the teardown that follows it.
+type starter struct {
+	c         *cluster
+	mu        sync.Mutex
+	cancelled bool
+	procs     []*harness.Process
+}
+
+var errInterrupted = errors.New("interrupted")
+
+func (s *starter) launch() harness.Launch {
+	return harness.Launch{
+		BinDir:   s.c.BinDir,
+		Detached: s.c.Detached,
+		OnStart: func(p *harness.Process) error {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.cancelled {
+				return errInterrupted
+			}
+			s.procs = append(s.procs, p)
+			return s.c.pidFile().Add(p)
+		},
+	}
+}
+
+func (s *starter) cancel() {
+	s.mu.Lock()
+	s.cancelled = true
+	s.mu.Unlock()
+}
+
+func (s *starter) processes() []*harness.Process {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*harness.Process(nil), s.procs...)
+}
+
+func runUp(o *upOptions, out io.Writer) error {
+	t0 := time.Now()
+	c, err := prepare(o)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "ovnkube-sandbox: starting in %s\n", c.Dir)
+	s := &starter{c: c}
+
+	// Ctrl-C at the terminal reaches only us (every component runs in its
+	// own process group), `down` sends us SIGTERM, closing the terminal
+	// sends SIGHUP: in every case we tear the whole sandbox down in order.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+
+	started := make(chan error, 1)
+	go func() { started <- startAll(s, out) }()
+	select {
+	case err = <-started:
+	case sig := <-sigs:
+		fmt.Fprintf(out, "%s during start-up: tearing down\n", sig)
+		s.cancel()
+		harness.StopInReverse(s.processes()...)
+		<-started
+		if terr := teardown(c.Dir, false, out); terr != nil {
+			return terr
+		}
+		return errInterrupted
+	}
+	if err != nil {
+		s.cancel()
+		fmt.Fprintf(out, "start-up failed: stopping what was started\n")
+		if terr := teardown(c.Dir, true, out); terr != nil {
+			fmt.Fprintf(out, "teardown: %v\n", terr)
+		}
+		return err
+	}
+	if err := c.writeEnv(); err != nil {
+		return err
+	}
+	if err := c.save(); err != nil {
+		return err
+	}
+	printReady(c, time.Since(t0), out)
+	if c.Detached {
+		fmt.Fprintf(out, "Running detached; stop with: ovnkube-sandbox down --dir %s   (or: make stop)\n", c.Dir)
+		return nil
+	}
+	fmt.Fprintf(out, "Running in the foreground; Ctrl-C (or make stop) tears it down.\n")
+	return watch(s, sigs, out)
+}
+
+// prepare checks that nothing runs in the dir, clears stale state, picks
+// the socket dir and writes the initial cluster description.
+func prepare(o *upOptions) (*cluster, error) {
+	dir, err := filepath.Abs(o.dir)
+	if err != nil {
+		return nil, err
+	}
+	binDir, err := filepath.Abs(o.binDir)
+	if err != nil {
+		return nil, err
+	}
+	// Every binary up front: a missing one should not cost a 5 s apiserver
+	// start before it is noticed.
+	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "ovnkube"} {
+		if _, err := harness.BuiltBin(binDir, b); err != nil {
+			return nil, err
+		}
+	}
+	for _, b := range []string{"etcd", "ovsdb-tool", "ovsdb-server", "ovn-northd", "ovn-nbctl", "ovn-sbctl"} {
+		if _, err := harness.DebianBin(b); err != nil {
+			return nil, err
+		}
+	}
+	if old, err := loadCluster(dir); err == nil {
+		running, _ := old.pidFile().Running()
+		if len(running) > 0 {
+			return nil, fmt.Errorf("a sandbox is already running in %s (%d processes, e.g. %s pid %d): stop it first with `ovnkube-sandbox down --dir %s` (make stop)",
+				dir, len(running), running[0].Name(), running[0].Pid(), dir)
+		}
+		fmt.Printf("ovnkube-sandbox: removing the stale state of a sandbox that is no longer running in %s\n", dir)
+		if err := removeState(old); err != nil {
+			return nil, err
+		}
+	} else if !errors.Is(err, errNoSandbox) {
+		return nil, err
+	} else if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return nil, fmt.Errorf("%s exists and is not a sandbox directory (no %s): refusing to use it", dir, stateFile)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	c := &cluster{
+		Dir:            dir,
+		BinDir:         binDir,
+		ClusterSubnets: o.clusterSubnets,
+		ServiceCIDRs:   o.serviceCIDRs,
+		MasterArgs:     o.masterArgs,
+		Detached:       o.detach,
+	}
+	if c.SocketDir, err = chooseSocketDir(dir); err != nil {
+		return nil, err
+	}
+	// Saved before anything starts, so `down` can always find the socket dir.
+	if err := c.save(); err != nil {
+		return nil, err
+	}
+	if c.SocketDir != dir {
+		if err := os.MkdirAll(c.ovnDir(), 0o755); err != nil {
+			return nil, err
+		}
+		// Logs and databases stay reachable at DIR/ovn.
+		if err := os.Symlink(c.ovnDir(), c.path(ovnSubdir)); err != nil {
+			return nil, err
+		}
+	}
+	self, err := harness.SelfRecord("ovnkube-sandbox-up")
+	if err != nil {
+		return nil, err
+	}
+	// `down` stops us too: a foreground `up` then tears down and exits 0.
+	if err := c.pidFile().AddRecord(self); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// startAll starts the components in dependency order.
+func startAll(s *starter, out io.Writer) error {
+	c := s.c
+	ovn, err := harness.StartOVNWith(c.ovnDir(), harness.OVNOptions{Launch: s.launch()})
+	if err != nil {
+		return err
+	}
+	c.NBAddress, c.SBAddress = ovn.NBAddress, ovn.SBAddress
+	fmt.Fprintf(out, "  %-26s ready in %s\n", "OVN NB, SB, northd", round(ovn.ReadyIn))
+
+	kube, err := harness.StartKube(c.kubeDir(), harness.KubeOptions{
+		ControllerManager: true,
+		Scheduler:         true,
+		ServiceCIDR:       c.ServiceCIDRs,
+		Launch:            s.launch(),
+	})
+	if err != nil {
+		return err
+	}
+	c.Kubeconfig, c.APIServer = kube.Kubeconfig, kube.Server
+	for _, t := range []struct {
+		name string
+		d    time.Duration
+	}{{"etcd", kube.EtcdReadyIn}, {"kube-apiserver", kube.APIServerReadyIn}, {"kube-controller-manager", kube.ControllerManagerReadyIn}, {"kube-scheduler", kube.SchedulerReadyIn}} {
+		fmt.Fprintf(out, "  %-26s ready in %s\n", t.name, round(t.d))
+	}
+
+	master, err := harness.StartMaster(c.Dir, harness.MasterOptions{
+		Kubeconfig:     c.Kubeconfig,
+		NBAddress:      c.NBAddress,
+		SBAddress:      c.SBAddress,
+		ClusterSubnets: c.ClusterSubnets,
+		ServiceCIDRs:   c.ServiceCIDRs,
+		ExtraArgs:      c.MasterArgs,
+		Launch:         s.launch(),
+	})
+	if err != nil {
+		return err
+	}
+	c.MetricsURL = master.MetricsURL
+	fmt.Fprintf(out, "  %-26s ready in %s\n", "ovnkube master", round(master.ReadyIn))
+	return nil
+}
+
+func printReady(c *cluster, d time.Duration, out io.Writer) {
+	fmt.Fprintf(out, "\nSandbox ready in %.1f s. Use it with:\n\n", d.Seconds())
+	fmt.Fprintf(out, "  source %s\n", c.path(envFile))
+	fmt.Fprintf(out, "  kubectl get nodes; ovn-nbctl show; curl -s $OVNKUBE_MASTER_METRICS\n\n")
+	fmt.Fprintf(out, "Logs: %s/ovnkube-master.log, %s/*.log, %s/*.log\n\n", c.Dir, c.kubeDir(), c.path(ovnSubdir))
+}
+
+// watch keeps a foreground sandbox up until a signal arrives or a component
+// dies, then tears everything down. When `down` runs in another terminal it
+// signals us and stops the processes itself; we then only wait for our
+// children and leave the removal to it.
+func watch(s *starter, sigs <-chan os.Signal, out io.Writer) error {
+	died := make(chan *harness.Process, 1)
+	for _, p := range s.processes() {
+		go func() {
+			<-p.Exited()
+			select {
+			case died <- p:
+			default:
+			}
+		}()
+	}
+	byDown := func() error {
+		fmt.Fprintf(out, "sandbox stopped by `down`\n")
+		for _, p := range s.processes() {
+			<-p.Exited()
+		}
+		return nil
+	}
+	select {
+	case sig := <-sigs:
+		if stoppedByOther(s.c.Dir) {
+			return byDown()
+		}
+		fmt.Fprintf(out, "\n%s: tearing the sandbox down\n", sig)
+		return teardown(s.c.Dir, false, out)
+	case p := <-died:
+		if stoppedByOther(s.c.Dir) {
+			return byDown()
+		}
+		fmt.Fprintf(out, "%s (pid %d) exited unexpectedly: %v\nlast lines of %s:\n%s\nstopping the sandbox\n",
+			p.Name(), p.Pid(), p.Wait(), p.LogPath(), p.LogTail(20))
+		if err := teardown(s.c.Dir, true, out); err != nil {
+			return err
+		}
+		return fmt.Errorf("%s exited unexpectedly", p.Name())
+	}
+}
+
+func round(d time.Duration) time.Duration {
+	if d > time.Second {
+		return d.Round(10 * time.Millisecond)
+	}
+	return d.Round(time.Millisecond)
+}
