@@ -26,7 +26,9 @@ func floor(addr string, n int) (time.Duration, int, int, error) {
 		return 0, 0, 0, err
 	}
 	c, err := ovsdbclient.Connect(context.Background(), ovsdbclient.Options{
-		Endpoints: []string{addr}, Model: m, Tables: []string{nbdb.LogicalRouterTable},
+		// The same cache the master keeps: every committed row comes back as
+		// an update to decode, as it must for any controller.
+		Endpoints: []string{addr}, Model: m, Tables: topology.Tables,
 	})
 	if err != nil {
 		return 0, 0, 0, err
