@@ -44,6 +44,7 @@ func TestThreeNodesTopology(t *testing.T) {
 		t.Errorf("jtor options = %s", got)
 	}
 	seen := map[string]string{}
+	ids := map[int]bool{}
 	for _, n := range []string{"node1", "node2", "node3"} {
 		subnets, ok, err := kube.ParseNodeSubnets(e.node(n).Annotations)
 		if !ok || err != nil || len(subnets) != 1 {
@@ -54,9 +55,11 @@ func TestThreeNodesTopology(t *testing.T) {
 			t.Errorf("%s and %s share subnet %s", n, other, s)
 		}
 		seen[s.String()] = n
-		if _, ok, err := kube.ParseNodeID(e.node(n).Annotations); !ok || err != nil {
+		id, ok, err := kube.ParseNodeID(e.node(n).Annotations)
+		if !ok || err != nil {
 			t.Errorf("%s has no valid node-id: %v", n, err)
 		}
+		ids[id] = true
 		base := s.Addr().As4()
 		gw := fmt.Sprintf("%d.%d.%d.1", base[0], base[1], base[2])
 		mgmt := fmt.Sprintf("%d.%d.%d.2", base[0], base[1], base[2])
@@ -91,6 +94,10 @@ func TestThreeNodesTopology(t *testing.T) {
 				t.Errorf("%s external_ids %s lack %s", n, ids, kv)
 			}
 		}
+	}
+	// Ids start at 2 as in OVN-Kubernetes (0 and 1 are reserved).
+	if !reflect.DeepEqual(ids, map[int]bool{2: true, 3: true, 4: true}) {
+		t.Errorf("node ids = %v, want 2, 3 and 4", ids)
 	}
 	// No gateway chassis until the node reports its chassis id.
 	if got := e.names("Gateway_Chassis"); len(got) != 0 {

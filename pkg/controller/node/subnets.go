@@ -34,8 +34,13 @@ import (
 
 var everything = labels.Everything()
 
-// maxNodeID bounds k8s.ovn.org/node-id; ids start at 1.
-const maxNodeID = 65535
+// Node ids (k8s.ovn.org/node-id) start at 2, as in OVN-Kubernetes: 0 and 1
+// stay reserved because interconnect mode derives each node's transit-switch
+// address from its id, and .0/.1 of the transit subnet are not node addresses.
+const (
+	minNodeID = 2
+	maxNodeID = 65535
+)
 
 // SubnetController allocates node subnets and ids and writes them as
 // annotations. The annotations are the source of truth: on start every valid
@@ -59,7 +64,7 @@ func NewSubnetController(c kubernetes.Interface, lister corelisters.NodeLister, 
 	if err != nil {
 		return nil, fmt.Errorf("cluster subnets: %w", err)
 	}
-	ids, err := allocator.NewIDAllocator(1, maxNodeID)
+	ids, err := allocator.NewIDAllocator(minNodeID, maxNodeID)
 	if err != nil {
 		return nil, err
 	}
