@@ -61,14 +61,13 @@ func Wait(reason string) error { return &errWait{reason: reason} }
 
 // Options tune batching. Zero values take the defaults.
 type Options struct {
-	Controller  string   // owner-controller value, default DefaultController
-	Tables      []string // tables the reconciler manages
-	MaxOwners   int      // owners planned per batch, default 500
-	MaxOps      int      // operations per transaction, default 5000
-	RetryBase   time.Duration
-	RetryMax    time.Duration
-	TxnTimeout  time.Duration
-	OnCommitted func(owners []Owner) // test and benchmark hook
+	Controller string   // owner-controller value, default DefaultController
+	Tables     []string // tables the reconciler manages
+	MaxOwners  int      // owners planned per batch, default 500
+	MaxOps     int      // operations per transaction, default 5000
+	RetryBase  time.Duration
+	RetryMax   time.Duration
+	TxnTimeout time.Duration
 }
 
 // Reconciler applies owners' desired rows to the NB.
@@ -374,17 +373,12 @@ func (r *Reconciler) commit(ctx context.Context, plans []*ownerPlan) {
 		tctx, cancel := context.WithTimeout(ctx, r.opts.TxnTimeout)
 		failed := commitPlans(tctx, r.client, batch)
 		cancel()
-		var done []Owner
 		for _, p := range batch {
 			if err, bad := failed[p.owner]; bad {
 				r.fail(p.owner, err)
 				continue
 			}
 			r.succeed(p.owner, p.empty)
-			done = append(done, p.owner)
-		}
-		if r.opts.OnCommitted != nil && len(done) > 0 {
-			r.opts.OnCommitted(done)
 		}
 	}
 }

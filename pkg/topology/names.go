@@ -14,9 +14,6 @@ const (
 	routerToJoinPrefix   = "rtoj-"
 	joinToRouterPrefix   = "jtor-"
 	mgmtPortPrefix       = "k8s-"
-
-	// PhysicalNetworkName is the bridge-mappings name of the external network.
-	PhysicalNetworkName = "physnet"
 )
 
 // NodeSwitch is the name of a node's logical switch: the node name itself.
