@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"net"
 	"net/netip"
 	"reflect"
 	"strings"
@@ -78,3 +79,27 @@ func TestParseNodeIDAndChassis(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+func TestPodNetworksRoundTrip(t *testing.T) {
+	in := PodAddresses{
+		IPs:      []netip.Prefix{netip.MustParsePrefix("10.244.1.5/24"), netip.MustParsePrefix("fd00:10:244:1::5/64")},
+		Gateways: []netip.Addr{netip.MustParseAddr("10.244.1.1"), netip.MustParseAddr("fd00:10:244:1::1")},
+		Routes:   []Route{{Dest: netip.MustParsePrefix("100.64.0.0/16"), NextHop: netip.MustParseAddr("10.244.1.1")}},
+	}
+	in.MAC, _ = net.ParseMAC("0a:58:0a:f4:01:05")
+	raw := FormatPodNetworks(in)
+	if !strings.Contains(raw, `"ip_address":"10.244.1.5/24"`) || !strings.Contains(raw, `"gateway_ip":"10.244.1.1"`) {
+		t.Errorf("legacy fields missing: %s", raw)
+	}
+	out, ok, err := ParsePodNetworks(map[string]string{PodNetworksAnnotation: raw})
+	if !ok || err != nil || !reflect.DeepEqual(out, in) {
+		t.Fatalf("round trip: %+v %v %v, want %+v", out, ok, err, in)
+	}
+	for _, bad := range []string{`{`, `{"x":{}}`, `{"default":{"mac_address":"0a:58:0a:f4:01:05"}}`,
+		`{"default":{"ip_addresses":["10.0.0.1"],"mac_address":"0a:58:0a:f4:01:05"}}`,
+		`{"default":{"ip_addresses":["10.0.0.1/24"],"mac_address":"zz"}}`} {
+		if _, _, err := ParsePodNetworks(map[string]string{PodNetworksAnnotation: bad}); err == nil {
+			t.Errorf("accepted %s", bad)
+		}
+	}
+}
