@@ -8,9 +8,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/ovn-kubernetes/libovsdb/cache"
+	ovsdbcache "github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/model"
 	"k8s.io/client-go/informers"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 
 	"github.com/ovnkube/ovnkube/ovsdb-models/nbdb"
@@ -18,6 +19,7 @@ import (
 	"github.com/ovnkube/ovnkube/pkg/config"
 	"github.com/ovnkube/ovnkube/pkg/controller/cluster"
 	"github.com/ovnkube/ovnkube/pkg/controller/node"
+	"github.com/ovnkube/ovnkube/pkg/controller/pod"
 	"github.com/ovnkube/ovnkube/pkg/kube"
 	"github.com/ovnkube/ovnkube/pkg/metrics"
 	"github.com/ovnkube/ovnkube/pkg/ovsdbclient"
@@ -46,7 +48,7 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	// The reconciler needs the connected client and the client needs the
 	// cache handler before its first monitor: forward through a pointer.
 	var rec atomic.Pointer[reconcile.Reconciler]
-	forward := &cache.EventHandlerFuncs{
+	forward := &ovsdbcache.EventHandlerFuncs{
 		UpdateFunc: func(table string, old, cur model.Model) {
 			if r := rec.Load(); r != nil {
 				r.CacheHandler().OnUpdate(table, old, cur)
@@ -86,9 +88,24 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	pods := factory.Core().V1().Pods()
+	if err := pods.Informer().AddIndexers(pod.NodeIndexers); err != nil {
+		return err
+	}
+	podIPAM := pod.NewIPAMController(kc, pods.Informer(), nodes.Lister(), recorder)
+
 	r.Register(cluster.OwnerType(cfg))
 	r.Register(node.OwnerType(nodes.Lister(), recorder, subnets.Release))
-	if _, err := nodes.Informer().AddEventHandler(node.Handlers(subnets, r)); err != nil {
+	r.Register(pod.OwnerType(pods.Lister(), recorder, podIPAM.Release))
+	for informer, handler := range map[cache.SharedIndexInformer]cache.ResourceEventHandler{
+		nodes.Informer(): node.Handlers(subnets, r),
+		pods.Informer():  pod.Handlers(podIPAM, r),
+	} {
+		if _, err := informer.AddEventHandler(handler); err != nil {
+			return err
+		}
+	}
+	if _, err := nodes.Informer().AddEventHandler(pod.NodeHandlers(podIPAM, r)); err != nil {
 		return err
 	}
 
@@ -101,9 +118,13 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	if err := subnets.Restore(); err != nil {
 		return err
 	}
+	if err := podIPAM.Restore(); err != nil {
+		return err
+	}
 	klog.InfoS("Caches synced", "elapsed", time.Since(start))
 
 	go subnets.Run(ctx, 16)
+	go podIPAM.Run(ctx, 16)
 	done := make(chan error, 1)
 	go func() { done <- r.Run(ctx) }()
 	select {

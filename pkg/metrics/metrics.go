@@ -76,6 +76,13 @@ var (
 		Help:      "Node subnet allocations that failed, by reason (exhausted, conflict, ...).",
 	}, []string{"reason"})
 
+	// PodAddressAllocationFailures counts pods left without an address.
+	PodAddressAllocationFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace,
+		Name:      "pod_address_allocation_failures_total",
+		Help:      "Pod address allocations that failed, by reason (exhausted, error).",
+	}, []string{"reason"})
+
 	// NodeSubnetsAllocated and NodeSubnetsCapacity show how full the cluster subnets are.
 	NodeSubnetsAllocated = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: namespace,
@@ -101,7 +108,7 @@ func init() {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		ReconcileDuration, ReconcileErrors, NBTransactions, NBOperations, NBTransactionDuration,
-		QueueDepth, InvalidObjects, SubnetAllocationFailures, NodeSubnetsAllocated, NodeSubnetsCapacity,
+		QueueDepth, InvalidObjects, SubnetAllocationFailures, PodAddressAllocationFailures, NodeSubnetsAllocated, NodeSubnetsCapacity,
 		Ready,
 	)
 	// Export the series tests and dashboards read as 0 from the start, so

@@ -288,16 +288,25 @@ func (r *Reconciler) processBatch(ctx context.Context) bool {
 		r.markAttempted(owners)
 	}()
 
-	inBatch := map[Owner]bool{}
-	for _, o := range owners {
-		inBatch[o] = true
-	}
-	plans, deferred := r.planAll(owners, inBatch)
-	r.commit(ctx, plans)
-	if len(deferred) > 0 {
-		// Their parents were planned in this batch and are committed now.
-		plans, _ = r.planAll(deferred, nil)
+	// Owners whose parent row belongs to another owner of this batch (a
+	// pod's port and its node's switch on first start) are planned again
+	// after that owner's rows are committed: a chain Cluster -> Node -> Pod
+	// needs up to three rounds.
+	pending := owners
+	for round := 0; round < 3 && len(pending) > 0; round++ {
+		inBatch := make(map[Owner]bool, len(pending))
+		for _, o := range pending {
+			inBatch[o] = true
+		}
+		plans, deferred := r.planAll(pending, inBatch)
 		r.commit(ctx, plans)
+		pending = deferred
+		if len(plans) == 0 {
+			break // nothing committed: the deferred owners cannot progress
+		}
+	}
+	for _, o := range pending {
+		r.fail(o, fmt.Errorf("parent rows of %s are still missing", o))
 	}
 	return true
 }

@@ -34,9 +34,9 @@ func GatewayIP(subnet netip.Prefix) (netip.Addr, error) { return NthAddr(subnet,
 // ManagementIP is the node subnet's management port address, .2.
 func ManagementIP(subnet netip.Prefix) (netip.Addr, error) { return NthAddr(subnet, 2) }
 
-// firstOf returns the IPv4 address if there is one, else the first address:
+// PreferIPv4 returns the IPv4 address if there is one, else the first address:
 // the MAC of a dual-stack port derives from its IPv4 address.
-func firstOf(addrs []netip.Addr) netip.Addr {
+func PreferIPv4(addrs []netip.Addr) netip.Addr {
 	for _, a := range addrs {
 		if a.Is4() {
 			return a

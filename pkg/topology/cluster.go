@@ -48,7 +48,7 @@ func ClusterRows(in ClusterInput) ([]reconcile.Row, error) {
 		{ID: JoinSwitch, Model: &nbdb.LogicalSwitch{Name: JoinSwitch}},
 		{ID: rtoj, Model: &nbdb.LogicalRouterPort{
 			Name:     rtoj,
-			MAC:      MACFromIP(firstOf(ips)).String(),
+			MAC:      MACFromIP(PreferIPv4(ips)).String(),
 			Networks: networks,
 		}, Parent: &reconcile.Ref{Owner: owner, Table: nbdb.LogicalRouterTable, ID: ClusterRouter}},
 		{ID: jtor, Model: &nbdb.LogicalSwitchPort{

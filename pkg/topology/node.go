@@ -51,12 +51,12 @@ func NodeRows(in NodeInput) ([]reconcile.Row, error) {
 	}
 	rtos, stor, mgmtPort := RouterToSwitchPort(in.Name), SwitchToRouterPort(in.Name), ManagementPort(in.Name)
 	switchRef := &reconcile.Ref{Owner: owner, Table: nbdb.LogicalSwitchTable, ID: sw}
-	mgmtMAC := MACFromIP(firstOf(mgmtIPs)).String()
+	mgmtMAC := MACFromIP(PreferIPv4(mgmtIPs)).String()
 	rows := []reconcile.Row{
 		{ID: sw, Model: &nbdb.LogicalSwitch{Name: sw, OtherConfig: otherConfig}},
 		{ID: rtos, Model: &nbdb.LogicalRouterPort{
 			Name:     rtos,
-			MAC:      MACFromIP(firstOf(gwIPs)).String(),
+			MAC:      MACFromIP(PreferIPv4(gwIPs)).String(),
 			Networks: networks,
 		}, Parent: &ClusterRouterRef},
 		{ID: stor, Model: &nbdb.LogicalSwitchPort{

@@ -148,3 +148,24 @@ func TestMACFromIP(t *testing.T) {
 		}
 	}
 }
+
+func TestPodRows(t *testing.T) {
+	mac := MACFromIP(netip.MustParseAddr("10.244.1.5"))
+	rows := PodRows(PodInput{Namespace: "ns1", Name: "web-0", UID: "u-1", Node: "node1", MAC: mac,
+		IPs: prefixes("10.244.1.5/24", "fd00:10:244:1::5/64")})
+	if len(rows) != 1 {
+		t.Fatalf("rows = %v", rows)
+	}
+	lsp := rows[0].Model.(*nbdb.LogicalSwitchPort)
+	want := []string{"0a:58:0a:f4:01:05 10.244.1.5 fd00:10:244:1::5"}
+	if lsp.Name != "ns1_web-0" || !reflect.DeepEqual(lsp.Addresses, want) || !reflect.DeepEqual(lsp.PortSecurity, want) {
+		t.Errorf("port = %+v", lsp)
+	}
+	if lsp.Options["requested-chassis"] != "node1" || lsp.Options["iface-id-ver"] != "u-1" {
+		t.Errorf("options = %v", lsp.Options)
+	}
+	p := rows[0].Parent
+	if p.Owner != (reconcile.Owner{Type: "Node", Name: "node1"}) || p.Table != nbdb.LogicalSwitchTable || p.ID != "node1" {
+		t.Errorf("parent = %+v", p)
+	}
+}

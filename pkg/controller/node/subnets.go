@@ -28,6 +28,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/ovnkube/ovnkube/pkg/allocator"
+	"github.com/ovnkube/ovnkube/pkg/controller"
 	"github.com/ovnkube/ovnkube/pkg/kube"
 	"github.com/ovnkube/ovnkube/pkg/metrics"
 )
@@ -70,9 +71,7 @@ func NewSubnetController(c kubernetes.Interface, lister corelisters.NodeLister, 
 	}
 	return &SubnetController{
 		client: c, lister: lister, recorder: recorder, subnets: subnets, ids: ids,
-		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
-			workqueue.NewTypedItemExponentialFailureRateLimiter[string](50*time.Millisecond, 30*time.Second),
-			workqueue.TypedRateLimitingQueueConfig[string]{Name: "node-subnets"}),
+		queue:   controller.NewQueue[string]("node-subnets", 50*time.Millisecond),
 		waiting: map[string]bool{},
 	}, nil
 }
@@ -142,35 +141,7 @@ func (c *SubnetController) Release(name string) {
 
 // Run processes the queue with workers goroutines until ctx ends.
 func (c *SubnetController) Run(ctx context.Context, workers int) {
-	go func() {
-		<-ctx.Done()
-		c.queue.ShutDown()
-	}()
-	var wg sync.WaitGroup
-	for i := 0; i < workers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c.processNext(ctx) {
-			}
-		}()
-	}
-	wg.Wait()
-}
-
-func (c *SubnetController) processNext(ctx context.Context) bool {
-	name, shutdown := c.queue.Get()
-	if shutdown {
-		return false
-	}
-	defer c.queue.Done(name)
-	if err := c.sync(ctx, name); err != nil {
-		klog.ErrorS(err, "Node subnet sync failed, will retry", "node", name)
-		c.queue.AddRateLimited(name)
-		return true
-	}
-	c.queue.Forget(name)
-	return true
+	controller.Run(ctx, c.queue, workers, "node-subnets", c.sync)
 }
 
 // sync makes sure node name holds one subnet per family and an id, and that

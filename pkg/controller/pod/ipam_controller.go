@@ -1,0 +1,246 @@
+package pod
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sort"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+	"k8s.io/klog/v2"
+
+	"github.com/ovnkube/ovnkube/pkg/allocator"
+	"github.com/ovnkube/ovnkube/pkg/controller"
+	"github.com/ovnkube/ovnkube/pkg/kube"
+	"github.com/ovnkube/ovnkube/pkg/metrics"
+	"github.com/ovnkube/ovnkube/pkg/topology"
+)
+
+// Event reasons on Pods.
+const (
+	ReasonInvalidAnnotation = "InvalidPodAnnotation"
+	ReasonAllocationFailed  = "PodAddressAllocationFailed"
+	ReasonReallocated       = "PodAddressReallocated"
+)
+
+// NodeIndex indexes pods by spec.nodeName, so a node's pods are found without
+// listing the cluster.
+const NodeIndex = "spec.nodeName"
+
+// NodeIndexers is the indexer to add to the pod informer.
+var NodeIndexers = cache.Indexers{NodeIndex: func(obj any) ([]string, error) {
+	if p, ok := obj.(*corev1.Pod); ok && p.Spec.NodeName != "" {
+		return []string{p.Spec.NodeName}, nil
+	}
+	return nil, nil
+}}
+
+// needsNetwork reports whether a pod gets an address and a port: scheduled,
+// not on the host network, not finished. A terminating pod keeps both until
+// the object is gone, as its containers may still run.
+func needsNetwork(p *corev1.Pod) bool {
+	return p.Spec.NodeName != "" && !p.Spec.HostNetwork &&
+		p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed
+}
+
+// IPAMController writes k8s.ovn.org/pod-networks for every pod that needs
+// one. The annotation is the source of truth: on start every valid one is
+// reserved before anything new is allocated, so two live pods never share an
+// address, across restarts too.
+type IPAMController struct {
+	client   kubernetes.Interface
+	pods     corelisters.PodLister
+	byNode   cache.Indexer
+	nodes    corelisters.NodeLister
+	recorder record.EventRecorder
+	ipam     *ipam
+	queue    workqueue.TypedRateLimitingInterface[string]
+}
+
+// NewIPAMController builds the controller over the pod and node informers.
+func NewIPAMController(c kubernetes.Interface, pods cache.SharedIndexInformer, nodes corelisters.NodeLister, recorder record.EventRecorder) *IPAMController {
+	return &IPAMController{
+		client: c, pods: corelisters.NewPodLister(pods.GetIndexer()), byNode: pods.GetIndexer(),
+		nodes: nodes, recorder: recorder, ipam: newIPAM(),
+		queue: controller.NewQueue[string]("pod-ipam", 20*time.Millisecond),
+	}
+}
+
+// Restore reserves the addresses already annotated on live pods, oldest pod
+// first (on a conflict the older pod keeps its address).
+func (c *IPAMController) Restore() error {
+	pods, err := c.pods.List(labels.Everything())
+	if err != nil {
+		return err
+	}
+	sort.Slice(pods, func(a, b int) bool {
+		ta, tb := pods[a].CreationTimestamp, pods[b].CreationTimestamp
+		if !ta.Equal(&tb) {
+			return ta.Before(&tb)
+		}
+		return pods[a].Namespace+"/"+pods[a].Name < pods[b].Namespace+"/"+pods[b].Name
+	})
+	restored := 0
+	for _, p := range pods {
+		if !needsNetwork(p) {
+			continue
+		}
+		addrs, ok, err := kube.ParsePodNetworks(p.Annotations)
+		if !ok || err != nil {
+			continue
+		}
+		subnets, ok := c.nodeSubnets(p.Spec.NodeName)
+		if !ok {
+			continue
+		}
+		if err := c.ipam.mark(key(p), p.Spec.NodeName, subnets, addrs.IPs); err != nil {
+			klog.InfoS("Pod address annotation not kept, a new address will be allocated", "pod", key(p), "reason", err.Error())
+			continue
+		}
+		restored++
+	}
+	klog.InfoS("Restored pod addresses from annotations", "pods", len(pods), "restored", restored)
+	return nil
+}
+
+// Enqueue asks for pod key ("namespace/name") to be checked.
+func (c *IPAMController) Enqueue(key string) { c.queue.Add(key) }
+
+// EnqueueNode queues every pod on node (its subnets changed or appeared).
+func (c *IPAMController) EnqueueNode(node string) {
+	for _, k := range podsOn(c.byNode, node) {
+		c.queue.Add(k)
+	}
+}
+
+// Release frees a pod's addresses once its port is gone from the NB.
+func (c *IPAMController) Release(key string) {
+	c.ipam.release(key)
+	klog.V(4).InfoS("Released pod addresses", "pod", key)
+}
+
+// ForgetNode drops a deleted node's address book.
+func (c *IPAMController) ForgetNode(node string) { c.ipam.forgetNode(node) }
+
+// Run processes the queue until ctx ends.
+func (c *IPAMController) Run(ctx context.Context, workers int) {
+	controller.Run(ctx, c.queue, workers, "pod-ipam", c.sync)
+}
+
+func (c *IPAMController) sync(ctx context.Context, k string) error {
+	ns, name, err := cache.SplitMetaNamespaceKey(k)
+	if err != nil {
+		return nil
+	}
+	p, err := c.pods.Pods(ns).Get(name)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !needsNetwork(p) {
+		return nil
+	}
+	subnets, ok := c.nodeSubnets(p.Spec.NodeName)
+	if !ok {
+		return nil // retried when the node gets its subnets
+	}
+	addrs, present, err := kube.ParsePodNetworks(p.Annotations)
+	if err != nil {
+		return nil // left for the user to fix; the Pod owner reports it
+	}
+	if present {
+		err := c.ipam.mark(k, p.Spec.NodeName, subnets, addrs.IPs)
+		if err == nil {
+			return nil
+		}
+		c.recorder.Eventf(p, corev1.EventTypeWarning, ReasonReallocated, "Addresses %v cannot be kept (%v); allocating new ones", addrs.IPs, err)
+	}
+	ips, err := c.ipam.allocate(k, p.Spec.NodeName, subnets)
+	if err != nil {
+		reason := "error"
+		if errors.Is(err, allocator.ErrExhausted) {
+			reason = "exhausted"
+		}
+		metrics.PodAddressAllocationFailures.WithLabelValues(reason).Inc()
+		c.recorder.Eventf(p, corev1.EventTypeWarning, ReasonAllocationFailed, "Cannot allocate an address on node %s: %v", p.Spec.NodeName, err)
+		return fmt.Errorf("allocate address for pod %s: %w", k, err)
+	}
+	return c.annotate(ctx, p, kube.FormatPodNetworks(podAddresses(ips)))
+}
+
+// podAddresses is the annotation content for ips: the MAC derives from the
+// IPv4 address (IPv6 for single-stack IPv6), gateways are the subnets' .1.
+func podAddresses(ips []netip.Prefix) kube.PodAddresses {
+	out := kube.PodAddresses{IPs: ips}
+	addrs := make([]netip.Addr, len(ips))
+	for i, ip := range ips {
+		addrs[i] = ip.Addr()
+		if gw, err := topology.GatewayIP(ip.Masked()); err == nil {
+			out.Gateways = append(out.Gateways, gw)
+		}
+	}
+	out.MAC = topology.MACFromIP(topology.PreferIPv4(addrs))
+	return out
+}
+
+func (c *IPAMController) annotate(ctx context.Context, p *corev1.Pod, value string) error {
+	if p.Annotations[kube.PodNetworksAnnotation] == value {
+		return nil
+	}
+	body, err := json.Marshal(map[string]any{"metadata": map[string]any{
+		"annotations": map[string]string{kube.PodNetworksAnnotation: value},
+	}})
+	if err != nil {
+		return err
+	}
+	_, err = c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.MergePatchType, body, metav1.PatchOptions{})
+	if apierrors.IsNotFound(err) {
+		c.ipam.release(key(p))
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("annotate pod %s: %w", key(p), err)
+	}
+	return nil
+}
+
+// nodeSubnets reads a node's subnets from its annotation.
+func (c *IPAMController) nodeSubnets(node string) ([]netip.Prefix, bool) {
+	n, err := c.nodes.Get(node)
+	if err != nil {
+		return nil, false
+	}
+	subnets, ok, err := kube.ParseNodeSubnets(n.Annotations)
+	return subnets, ok && err == nil
+}
+
+func key(p *corev1.Pod) string { return p.Namespace + "/" + p.Name }
+
+// podsOn returns the keys of the pods bound to node.
+func podsOn(byNode cache.Indexer, node string) []string {
+	objs, err := byNode.ByIndex(NodeIndex, node)
+	if err != nil {
+		return nil
+	}
+	keys := make([]string, 0, len(objs))
+	for _, o := range objs {
+		if p, ok := o.(*corev1.Pod); ok {
+			keys = append(keys, key(p))
+		}
+	}
+	return keys
+}

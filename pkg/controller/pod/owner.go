@@ -1,0 +1,77 @@
+package pod
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/labels"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/ovnkube/ovnkube/pkg/kube"
+	"github.com/ovnkube/ovnkube/pkg/reconcile"
+	"github.com/ovnkube/ovnkube/pkg/topology"
+)
+
+// OwnerTypePod is the owner type of pods' rows; owners are "namespace/name".
+const OwnerTypePod = "Pod"
+
+// OwnerType returns the Pod owner type: a pod's port follows from its
+// k8s.ovn.org/pod-networks annotation. release frees the pod's addresses once
+// the port is gone (pod deleted or finished).
+func OwnerType(pods corelisters.PodLister, recorder record.EventRecorder, release func(string)) reconcile.OwnerType {
+	get := func(k string) (*corev1.Pod, bool, error) {
+		ns, name, err := cache.SplitMetaNamespaceKey(k)
+		if err != nil {
+			return nil, false, nil
+		}
+		p, err := pods.Pods(ns).Get(name)
+		if apierrors.IsNotFound(err) {
+			return nil, false, nil
+		}
+		return p, err == nil, err
+	}
+	return reconcile.OwnerType{
+		Name: OwnerTypePod,
+		List: func() ([]string, error) {
+			all, err := pods.List(labels.Everything())
+			if err != nil {
+				return nil, err
+			}
+			keys := make([]string, 0, len(all))
+			for _, p := range all {
+				if needsNetwork(p) {
+					keys = append(keys, key(p))
+				}
+			}
+			return keys, nil
+		},
+		Desired: func(k string) ([]reconcile.Row, error) {
+			p, ok, err := get(k)
+			if err != nil || !ok || !needsNetwork(p) {
+				return nil, err
+			}
+			addrs, present, err := kube.ParsePodNetworks(p.Annotations)
+			if err != nil {
+				return nil, reconcile.Invalid("bad-pod-networks", err)
+			}
+			if !present {
+				return nil, reconcile.Wait("no address allocated yet")
+			}
+			return topology.PodRows(topology.PodInput{
+				Namespace: p.Namespace, Name: p.Name, UID: string(p.UID), Node: p.Spec.NodeName,
+				MAC: addrs.MAC, IPs: addrs.IPs,
+			}), nil
+		},
+		Invalid: func(k string, err *reconcile.InvalidError) {
+			if p, ok, _ := get(k); ok {
+				recorder.Eventf(p, corev1.EventTypeWarning, ReasonInvalidAnnotation, "%v; the pod's OVN port is left as it was", err)
+			}
+		},
+		Cleared: func(k string) {
+			if p, ok, err := get(k); err == nil && (!ok || !needsNetwork(p)) {
+				release(k)
+			}
+		},
+	}
+}

@@ -1,0 +1,57 @@
+package topology
+
+import (
+	"net"
+	"net/netip"
+	"strings"
+
+	"github.com/ovnkube/ovnkube/ovsdb-models/nbdb"
+	"github.com/ovnkube/ovnkube/pkg/reconcile"
+)
+
+// PodPortName is a pod's logical switch port, "<namespace>_<pod>". Kubernetes
+// names contain no '_', so the name is unambiguous.
+func PodPortName(namespace, pod string) string { return namespace + "_" + pod }
+
+// PodInput is what a pod's port depends on.
+type PodInput struct {
+	Namespace, Name string
+	UID             string
+	Node            string
+	MAC             net.HardwareAddr
+	IPs             []netip.Prefix
+}
+
+// PodRows returns a pod's logical switch port on its node's switch. addresses
+// and port_security are the same "<mac> <ip4> [<ip6>]": OVN answers ARP/ND
+// for the pod and drops anything it sends from another address.
+// requested-chassis pins the binding to the node's chassis (matched against
+// its hostname, the node name) and iface-id-ver to this incarnation of the
+// pod, so a stale interface of a previous pod with the same name never binds.
+func PodRows(in PodInput) []reconcile.Row {
+	name := PodPortName(in.Namespace, in.Name)
+	addr := make([]string, 0, 1+len(in.IPs))
+	addr = append(addr, in.MAC.String())
+	for _, ip := range in.IPs {
+		addr = append(addr, ip.Addr().String())
+	}
+	line := strings.Join(addr, " ")
+	return []reconcile.Row{{
+		ID: name,
+		Model: &nbdb.LogicalSwitchPort{
+			Name:         name,
+			Addresses:    []string{line},
+			PortSecurity: []string{line},
+			Options: map[string]string{
+				"requested-chassis": in.Node,
+				"iface-id-ver":      in.UID,
+			},
+			ExternalIDs: map[string]string{"namespace": in.Namespace, "pod": "true"},
+		},
+		Parent: &reconcile.Ref{
+			Owner: reconcile.Owner{Type: reconcile.OwnerTypeNode, Name: in.Node},
+			Table: nbdb.LogicalSwitchTable,
+			ID:    NodeSwitch(in.Node),
+		},
+	}}
+}
