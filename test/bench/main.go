@@ -39,10 +39,26 @@ type result struct {
 }
 
 func main() {
-	sizes := flag.String("nodes", "100,500,1000", "comma-separated cluster sizes")
+	sizes := flag.String("nodes", "100,500,1000", "comma-separated cluster sizes of the node scenario (empty: skip)")
+	churn := flag.Int("pods", 1000, "pods of the pod churn scenario (0: skip)")
+	rate := flag.Int("pod-rate", 100, "pod creations (and deletions) per second in the churn scenario")
+	restartPods := flag.Int("restart-pods", 5000, "pods in the cluster for the master restart measurement")
 	flag.Parse()
+	if *sizes != "" {
+		runNodes(*sizes)
+	}
+	if *churn > 0 {
+		r, err := runPods(*churn, *rate, *restartPods)
+		if err != nil {
+			fail(fmt.Errorf("pods: %w", err))
+		}
+		r.print()
+	}
+}
+
+func runNodes(sizes string) {
 	var results []result
-	for _, s := range strings.Split(*sizes, ",") {
+	for _, s := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || n <= 0 {
 			fail(fmt.Errorf("bad -nodes entry %q", s))
