@@ -89,11 +89,11 @@ func runSize(n int) (result, error) {
 	} else {
 		fmt.Fprintln(os.Stderr, "keeping", dir)
 	}
-	k, err := harness.StartKube(dir+"/kube", harness.KubeOptions{})
+	k, stopKube, err := startKube()
 	if err != nil {
 		return res, err
 	}
-	defer k.Stop()
+	defer stopKube()
 	ovn, err := harness.StartOVN(dir + "/ovn")
 	if err != nil {
 		return res, err
@@ -302,4 +302,20 @@ func settledMetrics(url string) (harness.Metrics, error) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	return nil, fmt.Errorf("metrics of %s never settled", url)
+}
+
+// startKube starts etcd and the API server with etcd's data on tmpfs: on
+// this machine's disk every etcd fsync costs tens of milliseconds, which
+// would measure the disk instead of ovnkube (see docs/performance.md).
+func startKube() (*harness.Kube, func(), error) {
+	dir, err := os.MkdirTemp("/dev/shm", "ovnk-bench-kube-")
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := harness.StartKube(dir, harness.KubeOptions{})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return k, func() { k.Stop(); os.RemoveAll(dir) }, nil
 }

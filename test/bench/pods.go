@@ -84,11 +84,11 @@ func runPods(n, rate, restartPods int) (podResult, error) {
 		return res, err
 	}
 	defer os.RemoveAll(dir)
-	k, err := harness.StartKube(dir+"/kube", harness.KubeOptions{})
+	k, stopKube, err := startKube()
 	if err != nil {
 		return res, err
 	}
-	defer k.Stop()
+	defer stopKube()
 	ovn, err := harness.StartOVN(dir + "/ovn")
 	if err != nil {
 		return res, err
