@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -52,9 +53,10 @@ type refMutation struct {
 }
 
 // plan returns the operations that make owner's NB rows equal desired. An
-// empty result means the NB already matches.
-func (p *planner) plan(owner Owner, desired []Row) ([]ovsdb.Operation, error) {
-	existing, err := p.store.owned(owner, nil)
+// empty result means the NB already matches. tables limits where the owner's
+// existing rows are looked up (nil: every managed table).
+func (p *planner) plan(owner Owner, desired []Row, tables []*tableInfo) ([]ovsdb.Operation, error) {
+	existing, err := p.store.owned(owner, tables)
 	if err != nil {
 		return nil, err
 	}
@@ -83,6 +85,9 @@ func (p *planner) plan(owner Owner, desired []Row) ([]ovsdb.Operation, error) {
 		t, ok := p.byType[reflect.TypeOf(row.Model)]
 		if !ok {
 			return nil, fmt.Errorf("%s: row %q: model %T is not a managed table", owner, row.ID, row.Model)
+		}
+		if tables != nil && !slices.Contains(tables, t) {
+			return nil, fmt.Errorf("%s: row %q is a %s row, a table its owner type does not declare", owner, row.ID, t.name)
 		}
 		if row.ID == "" {
 			return nil, fmt.Errorf("%s: %s row without an id", owner, t.name)

@@ -123,7 +123,7 @@ func TestCreateChangeDelete(t *testing.T) {
 	// A changed map value, a new key and a new set element become one mutate
 	// per row, never an update of the whole column.
 	f.set("a", sw("sw-a", map[string]string{"x": "1", "y": "3", "z": "4"}), lsp("a", "sw-a", "p1", "0a:58:00:00:00:01 10.0.0.1", "router"), lsp("a", "sw-a", "p2"))
-	ops, err := f.r.planner.plan(testOwner("a"), f.r.types["Test"].mustDesired(t, "a"))
+	ops, err := f.r.planner.plan(testOwner("a"), f.r.types["Test"].mustDesired(t, "a"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestCreateChangeDelete(t *testing.T) {
 	if got := f.nbctl("get", "Logical_Switch", "sw-a", "other_config"); got != `{x="1", y="3", z="4"}` {
 		t.Errorf("other_config = %s", got)
 	}
-	if ops, _ := f.r.planner.plan(testOwner("a"), f.r.types["Test"].mustDesired(t, "a")); len(ops) != 0 {
+	if ops, _ := f.r.planner.plan(testOwner("a"), f.r.types["Test"].mustDesired(t, "a"), nil); len(ops) != 0 {
 		t.Errorf("plan after commit is not empty: %+v", ops)
 	}
 
@@ -187,7 +187,7 @@ func TestCrossOwnerParent(t *testing.T) {
 			Parent: &Ref{Owner: testOwner("cluster"), Table: nbdb.LogicalRouterTable, ID: "r"}}
 	}
 	f.set("n1", port("rp1"))
-	_, err := f.r.planner.plan(testOwner("n1"), f.r.types["Test"].mustDesired(t, "n1"))
+	_, err := f.r.planner.plan(testOwner("n1"), f.r.types["Test"].mustDesired(t, "n1"), nil)
 	if !IsParentMissing(err) {
 		t.Fatalf("plan without the parent: err = %v, want parent missing", err)
 	}
@@ -240,7 +240,7 @@ func TestFailingOwnerDoesNotBlockBatch(t *testing.T) {
 // collected by OVSDB at commit; the planner refuses it.
 func TestNonRootRowNeedsParent(t *testing.T) {
 	f := newFixture(t)
-	_, err := f.r.planner.plan(testOwner("x"), []Row{{ID: "p", Model: &nbdb.LogicalSwitchPort{Name: "p"}}})
+	_, err := f.r.planner.plan(testOwner("x"), []Row{{ID: "p", Model: &nbdb.LogicalSwitchPort{Name: "p"}}}, nil)
 	if err == nil || !strings.Contains(err.Error(), "needs a parent") {
 		t.Fatalf("err = %v", err)
 	}
@@ -256,7 +256,7 @@ func TestRestartPlansNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ops, err := r2.planner.plan(testOwner("a"), f.r.types["Test"].mustDesired(t, "a"))
+	ops, err := r2.planner.plan(testOwner("a"), f.r.types["Test"].mustDesired(t, "a"), nil)
 	if err != nil || len(ops) != 0 {
 		t.Fatalf("restart plan = %+v, %v; want nothing", ops, err)
 	}

@@ -32,6 +32,11 @@ import (
 type OwnerType struct {
 	// Name is the owner-type value ("Node").
 	Name string
+	// Tables lists every table the owner type writes (nil: all managed
+	// tables). Existing rows are looked up only there, which keeps an
+	// owner's reconcile cheap; a table dropped from the list is no longer
+	// garbage-collected for this type.
+	Tables []string
 	// List returns the names of every owner of this type that exists now;
 	// used once at start together with the owners found in the NB.
 	List func() ([]string, error)
@@ -365,7 +370,7 @@ func (r *Reconciler) planOwner(o Owner) (*ownerPlan, error) {
 		}
 		return nil, fmt.Errorf("desired state of %s: %w", o, err)
 	}
-	ops, err := r.planner.plan(o, rows)
+	ops, err := r.planner.plan(o, rows, r.tablesOf(t))
 	metrics.ReconcileDuration.WithLabelValues(o.Type).Observe(time.Since(start).Seconds())
 	if err != nil {
 		return nil, err
@@ -375,6 +380,20 @@ func (r *Reconciler) planOwner(o Owner) (*ownerPlan, error) {
 		return nil, nil
 	}
 	return &ownerPlan{owner: o, ops: ops, empty: len(rows) == 0}, nil
+}
+
+// tablesOf resolves an owner type's tables (nil means all).
+func (r *Reconciler) tablesOf(t *OwnerType) []*tableInfo {
+	if t.Tables == nil {
+		return nil
+	}
+	out := make([]*tableInfo, 0, len(t.Tables))
+	for _, name := range t.Tables {
+		if ti, ok := r.store.tables[name]; ok {
+			out = append(out, ti)
+		}
+	}
+	return out
 }
 
 func (r *Reconciler) commit(ctx context.Context, plans []*ownerPlan) {

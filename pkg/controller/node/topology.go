@@ -6,6 +6,7 @@ import (
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/ovnkube/ovnkube/ovsdb-models/nbdb"
 	"github.com/ovnkube/ovnkube/pkg/kube"
 	"github.com/ovnkube/ovnkube/pkg/reconcile"
 	"github.com/ovnkube/ovnkube/pkg/topology"
@@ -24,6 +25,8 @@ const (
 func OwnerType(lister corelisters.NodeLister, recorder record.EventRecorder, release func(string)) reconcile.OwnerType {
 	return reconcile.OwnerType{
 		Name: reconcile.OwnerTypeNode,
+		Tables: []string{nbdb.LogicalSwitchTable, nbdb.LogicalSwitchPortTable,
+			nbdb.LogicalRouterPortTable, nbdb.GatewayChassisTable},
 		List: func() ([]string, error) {
 			nodes, err := lister.List(everything)
 			if err != nil {

@@ -8,6 +8,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 
+	"github.com/ovnkube/ovnkube/ovsdb-models/nbdb"
 	"github.com/ovnkube/ovnkube/pkg/kube"
 	"github.com/ovnkube/ovnkube/pkg/reconcile"
 	"github.com/ovnkube/ovnkube/pkg/topology"
@@ -32,7 +33,8 @@ func OwnerType(pods corelisters.PodLister, recorder record.EventRecorder, releas
 		return p, err == nil, err
 	}
 	return reconcile.OwnerType{
-		Name: OwnerTypePod,
+		Name:   OwnerTypePod,
+		Tables: []string{nbdb.LogicalSwitchPortTable},
 		List: func() ([]string, error) {
 			all, err := pods.List(labels.Everything())
 			if err != nil {

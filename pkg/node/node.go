@@ -1,0 +1,145 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/vishvananda/netns"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/klog/v2"
+
+	"github.com/ovnkube/ovnkube/pkg/config"
+	"github.com/ovnkube/ovnkube/pkg/kube"
+	"github.com/ovnkube/ovnkube/pkg/metrics"
+	"github.com/ovnkube/ovnkube/pkg/node/cni"
+	"github.com/ovnkube/ovnkube/pkg/node/cniinstall"
+	"github.com/ovnkube/ovnkube/pkg/node/mgmtport"
+	"github.com/ovnkube/ovnkube/pkg/node/ovs"
+)
+
+// Run is `ovnkube node`: it bootstraps the node in order, failing fast
+// with the cause, and then serves CNI until ctx ends. On return the socket
+// is gone; OVS configuration and pod ports stay, so a restart keeps pods
+// connected and the chassis id unchanged.
+func Run(ctx context.Context, cfg *config.Config, ncfg *config.NodeConfig) error {
+	return run(ctx, cfg, ncfg, netns.None())
+}
+
+// run is Run with the host network namespace explicit (netns.None() is
+// this process's own): tests run the agent against an OVS whose
+// ovs-vswitchd lives in a namespace of the test's.
+func run(ctx context.Context, cfg *config.Config, ncfg *config.NodeConfig, hostNS netns.NsHandle) error {
+	if cfg.NodeName == "" {
+		return errors.New("--node-name is required")
+	}
+	name := cfg.NodeName
+	health := &metrics.Health{}
+	if cfg.MetricsEnabled() {
+		if err := metrics.Serve(ctx, cfg.MetricsAddress, health); err != nil {
+			return err
+		}
+	}
+	client, err := kube.NewClient(cfg.Kubeconfig, cfg.KubeAPIQPS, cfg.KubeAPIBurst)
+	if err != nil {
+		return err
+	}
+	node, err := client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("get node %s (--node-name) from the API server: %w", name, err)
+	}
+	encapIP := ncfg.EncapIP
+	if !encapIP.IsValid() {
+		if encapIP, err = nodeInternalIP(node); err != nil {
+			return err
+		}
+	}
+	mtu := ncfg.MTU
+	if mtu == 0 {
+		if mtu, err = encapMTU(hostNS, encapIP); err != nil {
+			return err
+		}
+	}
+	klog.InfoS("Starting node agent", "node", name, "encapIP", encapIP, "mtu", mtu, "datapathType", ncfg.DatapathType, "ovs", ncfg.OVSAddress)
+
+	// a. the chassis
+	oc, err := ovs.Connect(ctx, ncfg.OVSAddress)
+	if err != nil {
+		return err
+	}
+	defer oc.Close()
+	systemID, err := oc.EnsureChassis(ctx, ovs.ChassisSettings{
+		Hostname: name, OVNRemote: cfg.SBAddress, EncapIP: encapIP, DatapathType: ncfg.DatapathType,
+	})
+	if err != nil {
+		return fmt.Errorf("configure OVS chassis: %w", err)
+	}
+	// b. the chassis id on the Node
+	if err := annotateChassisID(ctx, client, node, systemID); err != nil {
+		return err
+	}
+	// c. the management port, once the master has given us a subnet
+	subnets, err := waitNodeSubnets(ctx, client, name)
+	if err != nil {
+		return err
+	}
+	if err := ensureManagementPort(ctx, oc, cfg, ncfg, hostNS, name, subnets, mtu); err != nil {
+		return err
+	}
+	// d. the CNI server
+	pods := cni.NewInformerPods(client, name)
+	if err := pods.Start(ctx); err != nil {
+		return err
+	}
+	h := cni.NewHandler(cni.Config{
+		Bridge:               ovs.IntegrationBridge,
+		MTU:                  mtu,
+		TxCsumOff:            ncfg.DatapathType == "netdev",
+		PodAnnotationTimeout: ncfg.PodAnnotationTimeout,
+		OVSInstalledTimeout:  ncfg.OVSInstalledTimeout,
+		Namespaces:           cni.Namespaces{Host: hostNS},
+	}, pods, oc)
+	srv := cni.NewServer(h, ncfg.CNISocket)
+	if err := srv.Listen(); err != nil {
+		return err
+	}
+	// e. the plugin, only once the server it points at is listening
+	plugin := ncfg.CNIPlugin
+	if plugin == "" {
+		if plugin, err = cniinstall.DefaultPluginPath(); err != nil {
+			return err
+		}
+	}
+	if err := cniinstall.Install(plugin, ncfg.CNIBinDir, ncfg.CNIConfDir, ncfg.CNISocket); err != nil {
+		return err
+	}
+	// f. ready
+	health.SetReady(true)
+	klog.InfoS("Node agent ready", "node", name, "systemID", systemID, "cniSocket", ncfg.CNISocket)
+	return srv.Serve(ctx)
+}
+
+func ensureManagementPort(ctx context.Context, oc *ovs.Client, cfg *config.Config, ncfg *config.NodeConfig, hostNS netns.NsHandle, name string, subnets []netip.Prefix, mtu int) error {
+	var cluster []netip.Prefix
+	for _, s := range cfg.ClusterSubnets {
+		cluster = append(cluster, s.CIDR)
+	}
+	spec, err := mgmtport.Plan(name, subnets, cluster, cfg.ServiceCIDRs, mtu)
+	if err != nil {
+		return fmt.Errorf("node %s management port: %w", name, err)
+	}
+	if err := oc.EnsureBridge(ctx, ovs.IntegrationBridge, ncfg.DatapathType); err != nil {
+		return err
+	}
+	nl, err := netlinkHandle(hostNS)
+	if err != nil {
+		return fmt.Errorf("netlink: %w", err)
+	}
+	defer nl.Close()
+	if err := mgmtport.Ensure(ctx, oc, nl, ovs.IntegrationBridge, spec); err != nil {
+		return fmt.Errorf("node %s: %w", name, err)
+	}
+	klog.InfoS("Management port ready", "node", name, "interface", mgmtport.InterfaceName, "addresses", fmt.Sprint(spec.Addresses), "mac", spec.MAC.String())
+	return nil
+}
