@@ -13,13 +13,14 @@ DEBS := ovn-central ovn-host openvswitch-switch etcd-server prometheus socat \
 DEB_CMDS := ovsdb-server ovn-northd ovn-nbctl ovn-sbctl ovs-vswitchd ovn-controller etcd promtool socat curl openssl
 K8S_BINS := $(addprefix $(BIN)/,kube-apiserver kube-controller-manager kube-scheduler kubectl)
 SANDBOX_DIR ?= $(OUT)/sandbox
+NODES ?= 2
 
 .PHONY: all build models debs k8s-bins tools test unit integration bench run stop fmt vet clean help
 
 all: build
 
 help:
-	@echo "make run [DETACH=1]  start the sandbox cluster (Ctrl-C or make stop tears it down)"
+	@echo "make run [DETACH=1] [NODES=2]  start the sandbox cluster (Ctrl-C or make stop tears it down)"
 	@echo "make stop            tear the sandbox down"
 	@echo "make test            install prerequisites and run the whole suite"
 	@echo "make build           build ovnkube binaries into _output/bin"
@@ -69,7 +70,7 @@ bench: tools build
 	OVNKUBE_BIN_DIR=$(BIN) $(GO) run ./test/bench $(BENCH_ARGS)
 
 run: tools build
-	$(BIN)/ovnkube-sandbox up --dir $(SANDBOX_DIR) --bin-dir $(BIN) $(if $(DETACH),--detach)
+	$(BIN)/ovnkube-sandbox up --dir $(SANDBOX_DIR) --bin-dir $(BIN) --nodes $(NODES) $(if $(DETACH),--detach)
 
 stop:
 	@if [ -x $(BIN)/ovnkube-sandbox ]; then $(BIN)/ovnkube-sandbox down --dir $(SANDBOX_DIR); fi

@@ -24,7 +24,7 @@ const (
 	ovnSubdir      = "ovn"          // NB/SB databases, sockets, northd (a symlink when sockets live in /tmp)
 	shortDirPrefix = "ovnk-sandbox-"
 	// socketBudget is the longest socket file name we put in a socket dir
-	// ("/ovn/northd.ctl" today; nodes will add their OVS sockets).
+	// ("/node-12/ovn-controller.4194304.ctl").
 	socketBudget = 40
 )
 
@@ -37,6 +37,7 @@ type cluster struct {
 	ClusterSubnets string   `json:"clusterSubnets"`
 	ServiceCIDRs   string   `json:"serviceCIDRs"`
 	MasterArgs     []string `json:"masterArgs,omitempty"`
+	NodeArgs       []string `json:"nodeArgs,omitempty"`
 	Detached       bool     `json:"detached"`
 
 	// Filled in as components come up.
@@ -45,8 +46,50 @@ type cluster struct {
 	NBAddress  string `json:"nbAddress,omitempty"`
 	SBAddress  string `json:"sbAddress,omitempty"`
 	MetricsURL string `json:"metricsURL,omitempty"`
-	// Nodes will list the node namespaces (OVS, ovn-controller, ovnkube
-	// node, pod runner) once the sandbox has them.
+
+	// ID makes every network namespace name of this sandbox unique
+	// ("ovnk-<ID>-..."), so tests and a user's sandbox never collide.
+	ID string `json:"id"`
+	// NodeCount is how many nodes `up` starts.
+	NodeCount int `json:"nodeCount"`
+	// Nodes lists the node namespaces as they are created.
+	Nodes []nodeInfo `json:"nodes,omitempty"`
+}
+
+// nodeInfo describes one sandbox node: a network namespace with OVS,
+// ovn-controller, `ovnkube node` and the pod runner.
+type nodeInfo struct {
+	Name       string `json:"name"`       // Kubernetes Node name
+	NetNS      string `json:"netns"`      // network namespace name
+	Dir        string `json:"dir"`        // OVS db, sockets, CNI dirs, pod state, logs
+	UnderlayIP string `json:"underlayIP"` // on br-ex, e.g. 172.31.0.1/24
+	OVSAddress string `json:"ovsAddress"`
+	CNISocket  string `json:"cniSocket"`
+	CNIBinDir  string `json:"cniBinDir"`
+	CNIConfDir string `json:"cniConfDir"`
+	MetricsURL string `json:"metricsURL"` // inside the node namespace
+}
+
+// netnsPrefix starts the name of every network namespace of the sandbox.
+func (c *cluster) netnsPrefix() string { return "ovnk-" + c.ID + "-" }
+
+// fabricNetNS is the namespace of the underlay bridge.
+func (c *cluster) fabricNetNS() string { return c.netnsPrefix() + "fabric" }
+
+// nodeName is the Kubernetes name of node i (1-based).
+func nodeName(i int) string { return fmt.Sprintf("node-%d", i) }
+
+// podNetNSPrefix starts the names of the pod namespaces of a node; the pod
+// UID follows.
+func (c *cluster) podNetNSPrefix(node string) string { return c.netnsPrefix() + node + "-pod-" }
+
+func (c *cluster) node(name string) *nodeInfo {
+	for i := range c.Nodes {
+		if c.Nodes[i].Name == name {
+			return &c.Nodes[i]
+		}
+	}
+	return nil
 }
 
 func (c *cluster) path(name string) string { return filepath.Join(c.Dir, name) }

@@ -70,6 +70,11 @@ func teardown(dir string, keepFiles bool, out io.Writer) error {
 			}
 		}
 	}
+	// Pod processes live on in their namespaces after the pod runner is
+	// gone; they and the namespaces go now, whatever happens to the files.
+	if err := removeNetNS(c, out); err != nil {
+		return fmt.Errorf("remove network namespaces: %w", err)
+	}
 	if keepFiles {
 		// Without live processes the state is stale: `up` replaces it.
 		fmt.Fprintf(out, "ovnkube-sandbox: stopped %d processes in %.1f s; logs kept in %s (removed by the next up or down)\n", len(stop), time.Since(t0).Seconds(), dir)
@@ -95,6 +100,9 @@ func stoppedByOther(dir string) bool {
 
 // removeState deletes the sandbox dir and its short socket dir.
 func removeState(c *cluster) error {
+	if err := removeNetNS(c, io.Discard); err != nil {
+		return err
+	}
 	if c.SocketDir != "" && c.SocketDir != c.Dir && isOurShortDir(c.SocketDir) {
 		if err := os.RemoveAll(c.SocketDir); err != nil {
 			return err

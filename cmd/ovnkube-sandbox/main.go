@@ -18,7 +18,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newUpCommand(), newDownCommand())
+	root.AddCommand(newUpCommand(), newDownCommand(), newExecCommand(), newRestartCommand(), newPodRunnerCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "ovnkube-sandbox:", err)
 		os.Exit(1)

@@ -23,6 +23,8 @@ type upOptions struct {
 	clusterSubnets string
 	serviceCIDRs   string
 	masterArgs     []string
+	nodes          int
+	nodeArgs       []string
 }
 
 func newUpCommand() *cobra.Command {
@@ -40,6 +42,8 @@ func newUpCommand() *cobra.Command {
 	f.StringVar(&o.clusterSubnets, "cluster-subnets", "10.244.0.0/16/24", "pod network CIDR/host prefix, passed to ovnkube master")
 	f.StringVar(&o.serviceCIDRs, "service-cidrs", harness.DefaultServiceCIDR, "service CIDR(s), passed to kube-apiserver and ovnkube master")
 	f.StringArrayVar(&o.masterArgs, "master-arg", nil, "extra argument for ovnkube master (repeatable)")
+	f.IntVar(&o.nodes, "nodes", 2, "number of nodes (network namespaces with OVS, ovn-controller, ovnkube node and a pod runner); 0 for none")
+	f.StringArrayVar(&o.nodeArgs, "node-arg", nil, "extra argument for every ovnkube node (repeatable)")
 	return cmd
 }
 
@@ -95,6 +99,9 @@ func (s *starter) processes() []*harness.Process {
 
 func runUp(o *upOptions, out io.Writer) error {
 	t0 := time.Now()
+	if o.nodes < 0 || o.nodes > maxNodes {
+		return fmt.Errorf("--nodes %d: must be 0..%d", o.nodes, maxNodes)
+	}
 	c, err := prepare(o)
 	if err != nil {
 		return err
@@ -193,7 +200,10 @@ func prepare(o *upOptions) (*cluster, error) {
 		ClusterSubnets: o.clusterSubnets,
 		ServiceCIDRs:   o.serviceCIDRs,
 		MasterArgs:     o.masterArgs,
+		NodeArgs:       o.nodeArgs,
+		NodeCount:      o.nodes,
 		Detached:       o.detach,
+		ID:             newSandboxID(),
 	}
 	if c.SocketDir, err = chooseSocketDir(dir); err != nil {
 		return nil, err
@@ -263,14 +273,23 @@ func startAll(s *starter, out io.Writer) error {
 	}
 	c.MetricsURL = master.MetricsURL
 	fmt.Fprintf(out, "  %-26s ready in %s\n", "ovnkube master", round(master.ReadyIn))
-	return nil
+	return startNodes(s, out)
 }
 
 func printReady(c *cluster, d time.Duration, out io.Writer) {
 	fmt.Fprintf(out, "\nSandbox ready in %.1f s. Use it with:\n\n", d.Seconds())
 	fmt.Fprintf(out, "  source %s\n", c.path(envFile))
-	fmt.Fprintf(out, "  kubectl get nodes; ovn-nbctl show; curl -s $OVNKUBE_MASTER_METRICS\n\n")
-	fmt.Fprintf(out, "Logs: %s/ovnkube-master.log, %s/*.log, %s/*.log\n\n", c.Dir, c.kubeDir(), c.path(ovnSubdir))
+	fmt.Fprintf(out, "  kubectl get nodes; ovn-nbctl show; curl -s $OVNKUBE_MASTER_METRICS\n")
+	if len(c.Nodes) > 0 {
+		fmt.Fprintf(out, "  kubectl create deployment web --image=none --replicas=2 -- sleep infinity\n")
+		fmt.Fprintf(out, "  ovnkube-sandbox exec default/<pod> -- ping -c3 <other pod IP>\n")
+	}
+	fmt.Fprintln(out)
+	fmt.Fprintf(out, "Logs: %s/ovnkube-master.log, %s/*.log, %s/*.log", c.Dir, c.kubeDir(), c.path(ovnSubdir))
+	if len(c.Nodes) > 0 {
+		fmt.Fprintf(out, ", %s/node-*/*.log", c.Dir)
+	}
+	fmt.Fprintf(out, "\n\n")
 }
 
 // watch keeps a foreground sandbox up until a signal arrives or a component
@@ -306,6 +325,11 @@ func watch(s *starter, sigs <-chan os.Signal, out io.Writer) error {
 		if stoppedByOther(s.c.Dir) {
 			return byDown()
 		}
+		if restartedByOther(s.c.Dir, p.Name()) {
+			// `ovnkube-sandbox restart` replaced it; keep watching the rest.
+			fmt.Fprintf(out, "%s (pid %d) restarted by `ovnkube-sandbox restart`; it is no longer watched\n", p.Name(), p.Pid())
+			return watch(&starter{c: s.c, procs: without(s.processes(), p)}, sigs, out)
+		}
 		fmt.Fprintf(out, "%s (pid %d) exited unexpectedly: %v\nlast lines of %s:\n%s\nstopping the sandbox\n",
 			p.Name(), p.Pid(), p.Wait(), p.LogPath(), p.LogTail(20))
 		if err := teardown(s.c.Dir, true, out); err != nil {
@@ -320,4 +344,14 @@ func round(d time.Duration) time.Duration {
 		return d.Round(10 * time.Millisecond)
 	}
 	return d.Round(time.Millisecond)
+}
+
+func without(ps []*harness.Process, drop *harness.Process) []*harness.Process {
+	var out []*harness.Process
+	for _, p := range ps {
+		if p != drop {
+			out = append(out, p)
+		}
+	}
+	return out
 }

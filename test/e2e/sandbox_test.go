@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,6 +78,19 @@ func TestSandboxRunApplyStop(t *testing.T) {
 	}
 
 	pids := recordedPids(t, filepath.Join(dir, "pids"))
+	var state struct {
+		ID    string            `json:"id"`
+		Nodes []json.RawMessage `json:"nodes"`
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "sandbox.json")); err != nil || json.Unmarshal(data, &state) != nil || state.ID == "" {
+		t.Fatalf("sandbox.json: no id (%v)", err)
+	}
+	if len(state.Nodes) != 2 {
+		t.Errorf("sandbox has %d nodes, want the default 2", len(state.Nodes))
+	}
+	if names, _ := harness.ListNetNS("ovnk-" + state.ID + "-"); len(names) != 3 {
+		t.Errorf("network namespaces of the sandbox: %v, want fabric and 2 nodes", names)
+	}
 	if len(pids) < 6 {
 		t.Errorf("only %d processes recorded: %v", len(pids), pids)
 	}
@@ -90,6 +104,9 @@ func TestSandboxRunApplyStop(t *testing.T) {
 			cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 			t.Errorf("process %d still running after make stop: %s", pid, strings.ReplaceAll(string(cmdline), "\x00", " "))
 		}
+	}
+	if names, _ := harness.ListNetNS("ovnk-" + state.ID + "-"); len(names) != 0 {
+		t.Errorf("network namespaces left after make stop: %v", names)
 	}
 	// Nothing else refers to the sandbox directory either.
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")

@@ -41,6 +41,11 @@ type Process struct {
 	Env []string
 	// WorkDir is the child's working directory; empty means the caller's.
 	WorkDir string
+	// NetNS, if set, is the path of a network namespace (e.g.
+	// /run/netns/NAME) the child starts in. Only the network namespace
+	// changes: the child shares our mount namespace, so what it does with
+	// `ip netns` is visible to everyone.
+	NetNS string
 
 	name       string
 	logPath    string
@@ -69,6 +74,12 @@ type ProcessRecord struct {
 	// Group is set when the process leads its own process group (every
 	// process the harness starts does), so stopping it signals the group.
 	Group bool `json:"group,omitempty"`
+	// Args, Env (what was added to the environment), NetNS and Detached
+	// let another program start the same component again (Restart).
+	Args     []string `json:"args,omitempty"`
+	Env      []string `json:"env,omitempty"`
+	NetNS    string   `json:"netns,omitempty"`
+	Detached bool     `json:"detached,omitempty"`
 }
 
 // StartProcess starts an attached child; see Process.Start.
@@ -109,7 +120,7 @@ func (p *Process) Start(name, logFile string, args ...string) error {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	}
 	fmt.Fprintf(log, "=== %s harness: starting %s: %s\n", time.Now().Format(time.RFC3339Nano), name, strings.Join(args, " "))
-	if err := cmd.Start(); err != nil {
+	if err := startCmd(cmd, p.NetNS); err != nil {
 		return fmt.Errorf("%s: start %s: %w", name, args[0], err)
 	}
 	p.name, p.logPath, p.args, p.child, p.group = name, logFile, args, true, true
@@ -129,10 +140,16 @@ func (p *Process) Start(name, logFile string, args ...string) error {
 // child. If the pid is gone or now belongs to another process, the returned
 // Process has already exited and Stop does nothing.
 func AdoptProcess(r ProcessRecord) *Process {
+	if len(r.Args) == 0 {
+		r.Args = strings.Fields(r.Cmdline)
+	}
 	p := &Process{
 		name:       r.Name,
 		logPath:    r.Log,
-		args:       strings.Fields(r.Cmdline),
+		args:       r.Args,
+		Env:        r.Env,
+		NetNS:      r.NetNS,
+		Detached:   r.Detached,
 		pid:        r.Pid,
 		startTicks: r.StartTicks,
 		group:      r.Group,
@@ -168,7 +185,23 @@ func (p *Process) LogPath() string { return p.logPath }
 
 // Record describes the process for AdoptProcess in another program.
 func (p *Process) Record() ProcessRecord {
-	return ProcessRecord{Name: p.name, Pid: p.pid, StartTicks: p.startTicks, Cmdline: strings.Join(p.args, " "), Log: p.logPath, Group: p.group}
+	return ProcessRecord{Name: p.name, Pid: p.pid, StartTicks: p.startTicks, Cmdline: strings.Join(p.args, " "), Log: p.logPath, Group: p.group,
+		Args: p.args, Env: p.Env, NetNS: p.NetNS, Detached: p.Detached}
+}
+
+// Restart stops the recorded process (if it still runs) and starts the same
+// command again, with the same log, environment, namespace and mode. The
+// record must carry Args (every record written by this version does).
+func Restart(r ProcessRecord) (*Process, error) {
+	if len(r.Args) == 0 {
+		return nil, fmt.Errorf("%s: the record has no command line to restart", r.Name)
+	}
+	AdoptProcess(r).Stop()
+	p := &Process{Detached: r.Detached, Env: r.Env, NetNS: r.NetNS}
+	if err := p.Start(r.Name, r.Log, r.Args...); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // SelfRecord describes the calling process, so a program can list itself

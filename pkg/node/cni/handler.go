@@ -112,6 +112,11 @@ func (h *Handler) add(ctx context.Context, req api.Request) (_ *current.Result, 
 	if err != nil {
 		return nil, err
 	}
+	// A retried ADD for the same container starts from scratch: a stale
+	// port could still carry ovn-installed from its previous device.
+	if err := h.ovs.DeletePort(ctx, h.cfg.Bridge, hostName); err != nil {
+		return nil, fmt.Errorf("pod %s: %w", req.PodKey(), err)
+	}
 	host, err := h.cfg.Namespaces.SetupVeth(VethSpec{
 		HostName: hostName, PodNetns: req.Netns, IfName: req.IfName,
 		Addresses: addrs, MTU: h.cfg.MTU, TxCsumOff: h.cfg.TxCsumOff,
