@@ -45,6 +45,18 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	recorder, stopEvents := kube.NewRecorder(kc, "ovnkube-master")
 	defer stopEvents()
 
+	factory := informers.NewSharedInformerFactory(kc, 0)
+	nodes := factory.Core().V1().Nodes()
+	pods := factory.Core().V1().Pods()
+	if err := pods.Informer().AddIndexers(pod.NodeIndexers); err != nil {
+		return err
+	}
+	// List Nodes and Pods while the NB cache fills: the two syncs overlap.
+	// Informers start only if instantiated before Start; handlers added
+	// later get every existing object replayed.
+	nodes.Informer()
+	factory.Start(ctx.Done())
+
 	// The reconciler needs the connected client and the client needs the
 	// cache handler before its first monitor: forward through a pointer.
 	var rec atomic.Pointer[reconcile.Reconciler]
@@ -78,18 +90,12 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	}
 	rec.Store(r)
 
-	factory := informers.NewSharedInformerFactory(kc, 0)
-	nodes := factory.Core().V1().Nodes()
 	ranges := make([]allocator.Range, len(cfg.ClusterSubnets))
 	for i, s := range cfg.ClusterSubnets {
 		ranges[i] = allocator.Range{CIDR: s.CIDR, HostPrefix: s.HostPrefix}
 	}
 	subnets, err := node.NewSubnetController(kc, nodes.Lister(), recorder, ranges)
 	if err != nil {
-		return err
-	}
-	pods := factory.Core().V1().Pods()
-	if err := pods.Informer().AddIndexers(pod.NodeIndexers); err != nil {
 		return err
 	}
 	podIPAM := pod.NewIPAMController(kc, pods.Informer(), nodes.Lister(), recorder)
@@ -109,7 +115,6 @@ func Run(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 
-	factory.Start(ctx.Done())
 	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
 		if !ok {
 			return fmt.Errorf("informer cache for %v did not sync", typ)

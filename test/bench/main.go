@@ -80,15 +80,11 @@ func fail(err error) {
 
 func runSize(n int) (result, error) {
 	res := result{nodes: n}
-	dir, err := os.MkdirTemp("/tmp", "ovnk-bench-")
+	dir, err := benchDir()
 	if err != nil {
 		return res, err
 	}
-	if os.Getenv("BENCH_KEEP") == "" {
-		defer os.RemoveAll(dir)
-	} else {
-		fmt.Fprintln(os.Stderr, "keeping", dir)
-	}
+	defer os.RemoveAll(dir)
 	k, stopKube, err := startKube()
 	if err != nil {
 		return res, err
@@ -318,4 +314,9 @@ func startKube() (*harness.Kube, func(), error) {
 		return nil, nil, err
 	}
 	return k, func() { k.Stop(); os.RemoveAll(dir) }, nil
+}
+
+// benchDir makes a scenario's state directory (short: unix socket paths).
+func benchDir() (string, error) {
+	return os.MkdirTemp("/tmp", "ovnk-bench-")
 }

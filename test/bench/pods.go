@@ -79,7 +79,7 @@ func (s *stamps) latencies(from, to map[string]time.Time) []time.Duration {
 
 func runPods(n, rate, restartPods int) (podResult, error) {
 	res := podResult{pods: n, rate: rate, restartPods: restartPods}
-	dir, err := os.MkdirTemp("/tmp", "ovnk-bench-")
+	dir, err := benchDir()
 	if err != nil {
 		return res, err
 	}
