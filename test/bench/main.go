@@ -80,30 +80,12 @@ func fail(err error) {
 
 func runSize(n int) (result, error) {
 	res := result{nodes: n}
-	dir, err := benchDir()
+	cluster, err := startEnv("10.128.0.0/14/24")
 	if err != nil {
 		return res, err
 	}
-	defer os.RemoveAll(dir)
-	k, stopKube, err := startKube()
-	if err != nil {
-		return res, err
-	}
-	defer stopKube()
-	ovn, err := harness.StartOVN(dir + "/ovn")
-	if err != nil {
-		return res, err
-	}
-	defer ovn.Stop()
-	client, err := k.Client()
-	if err != nil {
-		return res, err
-	}
-	opts := harness.MasterOptions{
-		Kubeconfig: k.Kubeconfig, NBAddress: ovn.NBAddress, SBAddress: ovn.SBAddress,
-		ClusterSubnets: "10.128.0.0/14/24", ServiceCIDRs: "172.30.0.0/16",
-		ExtraArgs: []string{"--kube-api-qps", "1000", "--kube-api-burst", "2000"},
-	}
+	defer cluster.stop()
+	dir, ovn, client, opts := cluster.dir, cluster.ovn, cluster.client, cluster.opts
 	m, err := harness.StartMaster(dir+"/master", opts)
 	if err != nil {
 		return res, err
@@ -300,23 +282,58 @@ func settledMetrics(url string) (harness.Metrics, error) {
 	return nil, fmt.Errorf("metrics of %s never settled", url)
 }
 
-// startKube starts etcd and the API server with etcd's data on tmpfs: on
-// this machine's disk every etcd fsync costs tens of milliseconds, which
-// would measure the disk instead of ovnkube (see docs/performance.md).
-func startKube() (*harness.Kube, func(), error) {
-	dir, err := os.MkdirTemp("/dev/shm", "ovnk-bench-kube-")
-	if err != nil {
-		return nil, nil, err
-	}
-	k, err := harness.StartKube(dir, harness.KubeOptions{})
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, nil, err
-	}
-	return k, func() { k.Stop(); os.RemoveAll(dir) }, nil
+// env is one scenario's cluster: etcd + kube-apiserver, OVN NB/SB + northd,
+// and the options to start the master on them.
+type env struct {
+	dir    string
+	kube   *harness.Kube
+	ovn    *harness.OVN
+	client kubernetes.Interface
+	opts   harness.MasterOptions
+	stops  []func()
 }
 
-// benchDir makes a scenario's state directory (short: unix socket paths).
-func benchDir() (string, error) {
-	return os.MkdirTemp("/tmp", "ovnk-bench-")
+// startEnv starts a scenario's components. etcd keeps its data on tmpfs: on
+// this machine's disk every etcd fsync costs tens of milliseconds, which
+// would measure the disk instead of ovnkube (see docs/performance.md).
+func startEnv(clusterSubnets string) (*env, error) {
+	e := &env{}
+	var err error
+	if e.dir, err = os.MkdirTemp("/tmp", "ovnk-bench-"); err != nil { // short: unix socket paths
+		return nil, err
+	}
+	e.stops = append(e.stops, func() { os.RemoveAll(e.dir) })
+	kubeDir, err := os.MkdirTemp("/dev/shm", "ovnk-bench-kube-")
+	if err != nil {
+		e.stop()
+		return nil, err
+	}
+	e.stops = append(e.stops, func() { os.RemoveAll(kubeDir) })
+	if e.kube, err = harness.StartKube(kubeDir, harness.KubeOptions{}); err != nil {
+		e.stop()
+		return nil, err
+	}
+	e.stops = append(e.stops, e.kube.Stop)
+	if e.ovn, err = harness.StartOVN(e.dir + "/ovn"); err != nil {
+		e.stop()
+		return nil, err
+	}
+	e.stops = append(e.stops, e.ovn.Stop)
+	if e.client, err = e.kube.Client(); err != nil {
+		e.stop()
+		return nil, err
+	}
+	e.opts = harness.MasterOptions{
+		Kubeconfig: e.kube.Kubeconfig, NBAddress: e.ovn.NBAddress, SBAddress: e.ovn.SBAddress,
+		ClusterSubnets: clusterSubnets, ServiceCIDRs: "172.30.0.0/16",
+		ExtraArgs: []string{"--kube-api-qps", "1000", "--kube-api-burst", "2000"},
+	}
+	return e, nil
+}
+
+// stop stops everything startEnv started, in reverse order.
+func (e *env) stop() {
+	for i := len(e.stops) - 1; i >= 0; i-- {
+		e.stops[i]()
+	}
 }

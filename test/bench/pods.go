@@ -79,30 +79,12 @@ func (s *stamps) latencies(from, to map[string]time.Time) []time.Duration {
 
 func runPods(n, rate, restartPods int) (podResult, error) {
 	res := podResult{pods: n, rate: rate, restartPods: restartPods}
-	dir, err := benchDir()
+	cluster, err := startEnv("10.128.0.0/14/20")
 	if err != nil {
 		return res, err
 	}
-	defer os.RemoveAll(dir)
-	k, stopKube, err := startKube()
-	if err != nil {
-		return res, err
-	}
-	defer stopKube()
-	ovn, err := harness.StartOVN(dir + "/ovn")
-	if err != nil {
-		return res, err
-	}
-	defer ovn.Stop()
-	client, err := k.Client()
-	if err != nil {
-		return res, err
-	}
-	opts := harness.MasterOptions{
-		Kubeconfig: k.Kubeconfig, NBAddress: ovn.NBAddress, SBAddress: ovn.SBAddress,
-		ClusterSubnets: "10.128.0.0/14/20", ServiceCIDRs: "172.30.0.0/16",
-		ExtraArgs: []string{"--kube-api-qps", "1000", "--kube-api-burst", "2000"},
-	}
+	defer cluster.stop()
+	dir, ovn, client, opts := cluster.dir, cluster.ovn, cluster.client, cluster.opts
 	m, err := harness.StartMaster(dir+"/master", opts)
 	if err != nil {
 		return res, err
