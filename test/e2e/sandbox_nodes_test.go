@@ -298,7 +298,7 @@ func TestDataplane(t *testing.T) {
 		}
 	})
 	t.Run("master-restart", func(t *testing.T) {
-		before := s.lspVersions(t)
+		before := s.nbVersions(t)
 		ping := s.startPing(t, "a2", ips["b1"])
 		time.Sleep(300 * time.Millisecond) // some pings before the restart
 		if out, err := s.cmd(context.Background(), s.bin, "restart", "--dir", s.dir, "ovnkube-master").CombinedOutput(); err != nil {
@@ -310,9 +310,9 @@ func TestDataplane(t *testing.T) {
 		if sent < 10 || recv != sent {
 			t.Errorf("ping across the master restart: %d sent, %d received", sent, recv)
 		}
-		after := s.lspVersions(t)
-		if len(before) < 3 || fmt.Sprint(before) != fmt.Sprint(after) {
-			t.Errorf("Logical_Switch_Port rows changed across the restart:\nbefore %v\nafter  %v", before, after)
+		after := s.nbVersions(t)
+		if len(before) < 10 || fmt.Sprint(before) != fmt.Sprint(after) {
+			t.Errorf("NB rows changed across the restart:\nbefore %v\nafter  %v", before, after)
 		}
 	})
 	t.Run("node-restart", func(t *testing.T) {
@@ -327,9 +327,8 @@ func TestDataplane(t *testing.T) {
 		s.waitPing(t, "a1", ips["b1"], 10*time.Second)
 		s.waitPing(t, "b1", ips["a2"], 10*time.Second)
 		// And a new pod on the restarted node gets networking.
-		ips2, _ := s.createPods(t, podSpec(ns, "b2", "node-2", www, "sleep", "3600"))
+		s.createPods(t, podSpec(ns, "b2", "node-2", www, "sleep", "3600"))
 		s.waitPing(t, "b2", ips["a1"], 30*time.Second)
-		_ = ips2
 	})
 }
 
@@ -399,28 +398,30 @@ func (s *sandbox) chassisID(t *testing.T, node string) string {
 	return id
 }
 
-// lspVersions returns "_uuid=_version" of every Logical_Switch_Port, read
-// with ovsdb-client (ovn-nbctl does not show _version), sorted by the NB.
-func (s *sandbox) lspVersions(t *testing.T) []string {
+// nbVersions returns "table:name:_uuid=_version" of every row of the tables
+// ovnkube writes, read with ovsdb-client (ovn-nbctl does not show _version).
+func (s *sandbox) nbVersions(t *testing.T) []string {
 	t.Helper()
-	req := `["OVN_Northbound",{"op":"select","table":"Logical_Switch_Port","where":[],"columns":["_uuid","_version","name"]}]`
-	out, err := s.cmd(context.Background(), "ovsdb-client", "transact", s.state.NBAddress, req).Output()
-	if err != nil {
-		t.Fatalf("ovsdb-client transact: %v", err)
-	}
-	var res []struct {
-		Rows []struct {
-			UUID    []string `json:"_uuid"`
-			Version []string `json:"_version"`
-			Name    string   `json:"name"`
-		} `json:"rows"`
-	}
-	if err := json.Unmarshal(out, &res); err != nil || len(res) != 1 {
-		t.Fatalf("ovsdb-client output %s: %v", out, err)
-	}
 	var rows []string
-	for _, r := range res[0].Rows {
-		rows = append(rows, fmt.Sprintf("%s:%s=%s", r.Name, r.UUID[1], r.Version[1]))
+	for _, table := range []string{"Logical_Router", "Logical_Router_Port", "Logical_Switch", "Logical_Switch_Port", "Gateway_Chassis"} {
+		req := fmt.Sprintf(`["OVN_Northbound",{"op":"select","table":%q,"where":[],"columns":["_uuid","_version","name"]}]`, table)
+		out, err := s.cmd(context.Background(), "ovsdb-client", "transact", s.state.NBAddress, req).Output()
+		if err != nil {
+			t.Fatalf("ovsdb-client transact: %v", err)
+		}
+		var res []struct {
+			Rows []struct {
+				UUID    []string `json:"_uuid"`
+				Version []string `json:"_version"`
+				Name    string   `json:"name"`
+			} `json:"rows"`
+		}
+		if err := json.Unmarshal(out, &res); err != nil || len(res) != 1 {
+			t.Fatalf("ovsdb-client output %s: %v", out, err)
+		}
+		for _, r := range res[0].Rows {
+			rows = append(rows, fmt.Sprintf("%s:%s:%s=%s", table, r.Name, r.UUID[1], r.Version[1]))
+		}
 	}
 	sort.Strings(rows)
 	return rows

@@ -138,15 +138,23 @@ func (h *Handler) add(ctx context.Context, req api.Request) (_ *current.Result, 
 	if uid != "" {
 		ids[ovs.KeyIfaceIDVer] = uid
 	}
-	if err := h.ovs.EnsurePort(ctx, h.cfg.Bridge, ovs.PortSpec{Name: hostName, ExternalIDs: ids}); err != nil {
+	// Up before ovs-vswitchd attaches it: vswitchd turns promiscuous mode
+	// on with a read-modify-write of the link flags, and a link brought up
+	// between its read and its write ends up down again.
+	if _, err := h.cfg.Namespaces.SetHostUp(hostName); err != nil {
 		return nil, fmt.Errorf("pod %s: %w", req.PodKey(), err)
 	}
-	if err := h.cfg.Namespaces.SetHostUp(hostName); err != nil {
+	if err := h.ovs.EnsurePort(ctx, h.cfg.Bridge, ovs.PortSpec{Name: hostName, ExternalIDs: ids}); err != nil {
 		return nil, fmt.Errorf("pod %s: %w", req.PodKey(), err)
 	}
 	tPort := time.Now()
 	if err := h.ovs.WaitInstalled(ctx, hostName, h.cfg.OVSInstalledTimeout); err != nil {
 		return nil, fmt.Errorf("pod %s: %w", req.PodKey(), err)
+	}
+	if wasDown, err := h.cfg.Namespaces.SetHostUp(hostName); err != nil {
+		return nil, fmt.Errorf("pod %s: %w", req.PodKey(), err)
+	} else if wasDown {
+		klog.InfoS("Host veth was found down after ovs-vswitchd attached it; brought it up again", "pod", req.PodKey(), "hostIf", hostName)
 	}
 	ovnInstalledDuration.Observe(time.Since(tPort).Seconds())
 	klog.InfoS("Pod network ready", "pod", req.PodKey(), "containerID", req.ContainerID, "hostIf", hostName,

@@ -140,21 +140,28 @@ func configurePod(podH *netlink.Handle, podNS netns.NsHandle, s VethSpec) error 
 	return nil
 }
 
-// SetHostUp brings the host end up once it is attached to br-int.
-func (n Namespaces) SetHostUp(name string) error {
+// SetHostUp brings the host end up and reports whether it was down. ADD
+// calls it before attaching the link to br-int and checks again after
+// ovn-installed: bringing it up only after the attach raced with
+// ovs-vswitchd's read-modify-write of the link flags and left about one pod
+// in seven without network.
+func (n Namespaces) SetHostUp(name string) (wasDown bool, err error) {
 	h, err := n.hostHandle()
 	if err != nil {
-		return fmt.Errorf("netlink handle in host netns: %w", err)
+		return false, fmt.Errorf("netlink handle in host netns: %w", err)
 	}
 	defer h.Close()
 	l, err := h.LinkByName(name)
 	if err != nil {
-		return fmt.Errorf("look up host veth %s: %w", name, err)
+		return false, fmt.Errorf("look up host veth %s: %w", name, err)
+	}
+	if l.Attrs().Flags&net.FlagUp != 0 {
+		return false, nil
 	}
 	if err := h.LinkSetUp(l); err != nil {
-		return fmt.Errorf("set host veth %s up: %w", name, err)
+		return true, fmt.Errorf("set host veth %s up: %w", name, err)
 	}
-	return nil
+	return true, nil
 }
 
 // DeleteVeth removes the host end (and with it the container end). A
