@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -160,7 +161,33 @@ func startNodes(s *starter, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "  %-26s ready in %s (all %d nodes: %s after their start)\n", "nodes", round(time.Since(t0)), c.NodeCount, round(time.Since(tw)))
+	primeTunnels(c)
 	return nil
+}
+
+// primeTunnels has every node ping every other node's underlay address once.
+// The userspace datapath drops the first packet it tunnels to a node whose
+// MAC it has not resolved yet; the ARP replies to these pings pass through
+// br-ex, where OVS learns them (ovs-appctl tnl/arp/show), so the first pod
+// packet across nodes is not lost. Best effort: a failure costs one packet.
+func primeTunnels(c *cluster) {
+	var wg sync.WaitGroup
+	for _, from := range c.Nodes {
+		for _, to := range c.Nodes {
+			if from.Name == to.Name {
+				continue
+			}
+			ip := strings.Split(to.UnderlayIP, "/")[0]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_ = harness.InNetNS(harness.NetNSPath(from.NetNS), func() error {
+					return exec.Command("ping", "-c1", "-W1", ip).Run()
+				})
+			}()
+		}
+	}
+	wg.Wait()
 }
 
 // startNode starts one node: namespace, OVS, ovn-controller, the API relay,
