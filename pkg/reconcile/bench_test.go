@@ -39,9 +39,9 @@ func BenchmarkPlanUnchangedNode(b *testing.B) {
 			owner := testOwner("n7")
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				ops, err := f.r.planner.plan(owner, rows(7), nil)
-				if err != nil || len(ops) != 0 {
-					b.Fatalf("plan = %v, %v", ops, err)
+				pl, err := f.r.planner.plan(owner, rows(7), nil)
+				if err != nil || pl != nil {
+					b.Fatalf("plan = %v, %v", render(pl), err)
 				}
 			}
 		})

@@ -16,7 +16,7 @@ import (
 // ownerPlan is one owner's operations waiting to be committed.
 type ownerPlan struct {
 	owner Owner
-	ops   []ovsdb.Operation
+	ops   *planOps
 	empty bool // the owner desired no rows
 }
 
@@ -66,11 +66,11 @@ func commitPlans(ctx context.Context, c client.Client, plans []*ownerPlan) map[O
 	if len(plans) == 0 {
 		return nil
 	}
-	var ops []ovsdb.Operation
-	for _, p := range plans {
-		ops = append(ops, p.ops...)
+	parts := make([]*planOps, len(plans))
+	for i, p := range plans {
+		parts[i] = p.ops
 	}
-	err := transact(ctx, c, ops)
+	err := transact(ctx, c, render(parts...))
 	if err == nil {
 		return nil
 	}
@@ -100,12 +100,12 @@ func chunk(plans []*ownerPlan, maxOps int) [][]*ownerPlan {
 	var cur []*ownerPlan
 	n := 0
 	for _, p := range plans {
-		if len(cur) > 0 && n+len(p.ops) > maxOps {
+		if len(cur) > 0 && n+p.ops.size() > maxOps {
 			out = append(out, cur)
 			cur, n = nil, 0
 		}
 		cur = append(cur, p)
-		n += len(p.ops)
+		n += p.ops.size()
 	}
 	if len(cur) > 0 {
 		out = append(out, cur)

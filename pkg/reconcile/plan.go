@@ -52,10 +52,10 @@ type refMutation struct {
 	delete []any
 }
 
-// plan returns the operations that make owner's NB rows equal desired. An
-// empty result means the NB already matches. tables limits where the owner's
+// plan returns the operations that make owner's NB rows equal desired; nil
+// means the NB already matches. tables limits where the owner's
 // existing rows are looked up (nil: every managed table).
-func (p *planner) plan(owner Owner, desired []Row, tables []*tableInfo) ([]ovsdb.Operation, error) {
+func (p *planner) plan(owner Owner, desired []Row, tables []*tableInfo) (*planOps, error) {
 	existing, err := p.store.owned(owner, tables)
 	if err != nil {
 		return nil, err
@@ -190,16 +190,78 @@ func (p *planner) plan(owner Owner, desired []Row, tables []*tableInfo) ([]ovsdb
 		deletes = append(deletes, ovsdb.Operation{Op: ovsdb.OperationDelete, Table: e.table.name, Where: uuidWhere(e.uuid)})
 	}
 
-	ops, err := insertOps(inserts)
+	ins, err := insertOps(inserts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", owner, err)
 	}
+	out := &planOps{inserts: ins, changes: append(updates, mutates...), deletes: deletes}
+	for _, m := range refs {
+		out.refs = append(out.refs, m)
+	}
+	if out.size() == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// planOps is one owner's operations by kind. Reference mutations are kept
+// apart so a transaction of many owners links all of them into a shared
+// parent (ovn_cluster_router.ports, a node switch's ports) with one mutation.
+type planOps struct {
+	inserts []ovsdb.Operation // children before parents
+	refs    []*refMutation    // elements added to / removed from existing parents
+	changes []ovsdb.Operation // updates and content mutations
+	deletes []ovsdb.Operation
+}
+
+// size is the number of operations the plan costs on its own.
+func (p *planOps) size() int {
+	if p == nil {
+		return 0
+	}
+	n := len(p.inserts) + len(p.changes) + len(p.deletes)
+	for _, m := range p.refs {
+		if len(m.insert) > 0 {
+			n++
+		}
+		if len(m.delete) > 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// render orders the operations of several plans as one transaction: inserts
+// (defining every named uuid), merged links into existing parents, changes,
+// merged unlinks, deletes. OVSDB checks references at commit, so a row may
+// be deleted before its parent's reference to it is removed.
+func render(plans ...*planOps) []ovsdb.Operation {
+	var inserts, changes, deletes []ovsdb.Operation
+	refs := map[string]*refMutation{}
+	for _, p := range plans {
+		if p == nil {
+			continue
+		}
+		inserts = append(inserts, p.inserts...)
+		changes = append(changes, p.changes...)
+		deletes = append(deletes, p.deletes...)
+		for _, m := range p.refs {
+			k := m.uuid + "/" + m.column
+			merged, ok := refs[k]
+			if !ok {
+				merged = &refMutation{table: m.table, uuid: m.uuid, column: m.column}
+				refs[k] = merged
+			}
+			merged.insert = append(merged.insert, m.insert...)
+			merged.delete = append(merged.delete, m.delete...)
+		}
+	}
+	ops := make([]ovsdb.Operation, 0, len(inserts)+len(changes)+len(deletes)+2*len(refs))
+	ops = append(ops, inserts...)
 	ops = append(ops, refOps(refs, true)...)
-	ops = append(ops, updates...)
-	ops = append(ops, mutates...)
+	ops = append(ops, changes...)
 	ops = append(ops, refOps(refs, false)...)
-	ops = append(ops, deletes...)
-	return ops, nil
+	return append(ops, deletes...)
 }
 
 // externalIDs returns the row's desired external_ids: the translator's keys

@@ -123,10 +123,11 @@ func TestCreateChangeDelete(t *testing.T) {
 	// A changed map value, a new key and a new set element become one mutate
 	// per row, never an update of the whole column.
 	f.set("a", sw("sw-a", map[string]string{"x": "1", "y": "3", "z": "4"}), lsp("a", "sw-a", "p1", "0a:58:00:00:00:01 10.0.0.1", "router"), lsp("a", "sw-a", "p2"))
-	ops, err := f.r.planner.plan(testOwner("a"), f.r.types["Test"].mustDesired(t, "a"), nil)
+	pl, err := f.r.planner.plan(testOwner("a"), f.r.types["Test"].mustDesired(t, "a"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ops := render(pl)
 	if len(ops) != 2 {
 		t.Fatalf("want 2 mutate ops, got %d: %+v", len(ops), ops)
 	}
@@ -149,8 +150,8 @@ func TestCreateChangeDelete(t *testing.T) {
 	if got := f.nbctl("get", "Logical_Switch", "sw-a", "other_config"); got != `{x="1", y="3", z="4"}` {
 		t.Errorf("other_config = %s", got)
 	}
-	if ops, _ := f.r.planner.plan(testOwner("a"), f.r.types["Test"].mustDesired(t, "a"), nil); len(ops) != 0 {
-		t.Errorf("plan after commit is not empty: %+v", ops)
+	if pl, _ := f.r.planner.plan(testOwner("a"), f.r.types["Test"].mustDesired(t, "a"), nil); pl != nil {
+		t.Errorf("plan after commit is not empty: %+v", render(pl))
 	}
 
 	// Removing a port unlinks and deletes it; removing everything deletes all.
@@ -256,8 +257,43 @@ func TestRestartPlansNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ops, err := r2.planner.plan(testOwner("a"), f.r.types["Test"].mustDesired(t, "a"), nil)
-	if err != nil || len(ops) != 0 {
-		t.Fatalf("restart plan = %+v, %v; want nothing", ops, err)
+	pl, err := r2.planner.plan(testOwner("a"), f.r.types["Test"].mustDesired(t, "a"), nil)
+	if err != nil || pl != nil {
+		t.Fatalf("restart plan = %+v, %v; want nothing", render(pl), err)
+	}
+}
+
+// TestLinksIntoSharedParentMerge: owners of one batch that link rows into
+// the same parent cost one mutation of the parent's set, not one each.
+func TestLinksIntoSharedParentMerge(t *testing.T) {
+	f := newFixture(t)
+	f.set("cluster", Row{ID: "r", Model: &nbdb.LogicalRouter{Name: "r"}})
+	f.sync("cluster")
+	var plans []*planOps
+	for i := 0; i < 3; i++ {
+		name := fmt.Sprintf("rp%d", i)
+		pl, err := f.r.planner.plan(testOwner(name), []Row{{ID: name,
+			Model:  &nbdb.LogicalRouterPort{Name: name, MAC: "0a:58:00:00:00:01", Networks: []string{"10.0.0.1/24"}},
+			Parent: &Ref{Owner: testOwner("cluster"), Table: nbdb.LogicalRouterTable, ID: "r"}}}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plans = append(plans, pl)
+	}
+	ops := render(plans...)
+	var mutates int
+	for _, op := range ops {
+		if op.Op == ovsdb.OperationMutate {
+			mutates++
+		}
+	}
+	if len(ops) != 4 || mutates != 1 {
+		t.Fatalf("3 linked ports rendered as %d operations (%d mutations), want 3 inserts and 1 mutation", len(ops), mutates)
+	}
+	if err := transact(context.Background(), f.nb, ops); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.nbctl("lrp-list", "r"); strings.Count(got, "(rp") != 3 {
+		t.Errorf("router ports = %q", got)
 	}
 }

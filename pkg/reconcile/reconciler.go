@@ -375,7 +375,7 @@ func (r *Reconciler) planOwner(o Owner) (*ownerPlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(ops) == 0 {
+	if ops == nil {
 		r.succeed(o, len(rows) == 0)
 		return nil, nil
 	}
