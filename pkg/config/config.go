@@ -132,7 +132,7 @@ func Complete(fs *pflag.FlagSet, c *Config) error {
 		fs.Visit(func(f *pflag.Flag) { userSet[f.Name] = true })
 	}
 	if c.ConfigFile != "" {
-		fileSet, err := applyFile(c, c.ConfigFile, userSet)
+		fileSet, err := applyFile(c, fs, c.ConfigFile, userSet)
 		if err != nil {
 			return err
 		}

@@ -17,9 +17,13 @@ import (
 // because a silently ignored typo ("cluster-subnet") would leave a default
 // in place. It returns the keys it applied.
 //
+// Keys of command-specific settings (the node agent's --cni-socket, say)
+// are applied through fs when the running command registered them, and
+// skipped otherwise, so master and node can share one file.
+//
 // Values may be strings, numbers, or, for list options, a YAML list or a
 // comma-separated string.
-func applyFile(c *Config, path string, skip map[string]bool) (map[string]bool, error) {
+func applyFile(c *Config, fs *pflag.FlagSet, path string, skip map[string]bool) (map[string]bool, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading --%s file: %w", flagConfig, err)
@@ -45,6 +49,19 @@ func applyFile(c *Config, path string, skip map[string]bool) (map[string]bool, e
 	applied := map[string]bool{}
 	for _, key := range keys {
 		o, ok := lookupOption(key)
+		if !ok && isNodeFlag(key) {
+			if skip[key] {
+				continue
+			}
+			if fs == nil || fs.Lookup(key) == nil {
+				continue // a node setting read by the master: not its concern
+			}
+			if err := setFromFile(option{name: key}, fs.Lookup(key).Value, raw[key]); err != nil {
+				return nil, fmt.Errorf("config file %q: --%s: %w", path, key, err)
+			}
+			applied[key] = true
+			continue
+		}
 		switch {
 		case !ok:
 			return nil, fmt.Errorf("config file %q: unknown key %q (keys are flag names without the leading --)", path, key)

@@ -41,6 +41,17 @@ const (
 	flagOVSInstalledTimeout  = "ovs-installed-timeout"
 )
 
+// isNodeFlag reports whether name is one of the node-only settings, which
+// the --config file may hold for `ovnkube node`.
+func isNodeFlag(name string) bool {
+	switch name {
+	case flagOVSAddress, flagEncapIP, flagDatapathType, flagMTU, flagCNISocket, flagCNIBinDir,
+		flagCNIConfDir, flagCNIPlugin, flagPodAnnotationTimeout, flagOVSInstalledTimeout:
+		return true
+	}
+	return false
+}
+
 // NodeConfig holds the settings of `ovnkube node` that no other command
 // needs. They are kept apart from Config so the master's --help does not
 // list node-local paths. Empty or zero values that have a "default from

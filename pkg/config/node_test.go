@@ -2,6 +2,8 @@ package config
 
 import (
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -76,5 +78,60 @@ func TestNodeFlagsParse(t *testing.T) {
 		if fl := fs.Lookup(f); fl == nil || fl.Usage == "" {
 			t.Errorf("flag --%s missing or without help", f)
 		}
+	}
+}
+
+// TestNodeSettingsFromConfigFile: one --config file serves master and node:
+// the node reads its own keys from it (flags still win), the master skips
+// them, and a key no command knows is still an error.
+func TestNodeSettingsFromConfigFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ovnkube.yaml")
+	if err := os.WriteFile(path, []byte(`
+cluster-subnets: ["10.244.0.0/16/24"]
+service-cidrs: 10.96.0.0/16
+cni-socket: /run/ovnk/cni.sock
+mtu: 1400
+datapath-type: netdev
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Node: file values land in NodeConfig, an explicit flag beats the file.
+	cfg, ncfg := Defaults(), NodeDefaults()
+	fs := pflag.NewFlagSet("node", pflag.ContinueOnError)
+	AddFlags(fs, cfg)
+	AddNodeFlags(fs, ncfg)
+	if err := fs.Parse([]string{"--config", path, "--datapath-type", "system"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Complete(fs, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if ncfg.CNISocket != "/run/ovnk/cni.sock" || ncfg.MTU != 1400 || ncfg.DatapathType != "system" {
+		t.Errorf("node settings = socket %q mtu %d datapath %q", ncfg.CNISocket, ncfg.MTU, ncfg.DatapathType)
+	}
+	// Master: the same file works, node keys are skipped.
+	mcfg := Defaults()
+	mfs := pflag.NewFlagSet("master", pflag.ContinueOnError)
+	AddFlags(mfs, mcfg)
+	if err := mfs.Parse([]string{"--config", path}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Complete(mfs, mcfg); err != nil {
+		t.Errorf("master with a shared file: %v", err)
+	}
+	// A typo is still caught.
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("cni-sockett: /x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bcfg := Defaults()
+	bfs := pflag.NewFlagSet("node", pflag.ContinueOnError)
+	AddFlags(bfs, bcfg)
+	AddNodeFlags(bfs, NodeDefaults())
+	if err := bfs.Parse([]string{"--config", bad}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Complete(bfs, bcfg); err == nil || !strings.Contains(err.Error(), "cni-sockett") {
+		t.Errorf("unknown key: err = %v", err)
 	}
 }
