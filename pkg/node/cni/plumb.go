@@ -196,8 +196,8 @@ func deleteVeth(h *netlink.Handle, name string) error {
 	return nil
 }
 
-// CheckPod verifies that the container interface has the annotated MAC and
-// every annotated address.
+// CheckPod verifies that the container interface has the annotated MAC,
+// every annotated address and every route ADD installs.
 func CheckPod(podNetns, ifName string, addrs kube.PodAddresses) error {
 	podNS, err := netns.GetFromPath(podNetns)
 	if err != nil {
@@ -230,5 +230,29 @@ func CheckPod(podNetns, ifName string, addrs kube.PodAddresses) error {
 			return fmt.Errorf("interface %s in %s lacks address %s", ifName, podNetns, want)
 		}
 	}
+	routes, err := h.RouteList(link, netlink.FAMILY_ALL)
+	if err != nil {
+		return fmt.Errorf("list routes of %s in %s: %w", ifName, podNetns, err)
+	}
+	for _, want := range PodRoutes(addrs) {
+		if !slices.ContainsFunc(routes, func(r netlink.Route) bool { return routeMatches(r, want) }) {
+			return fmt.Errorf("interface %s in %s lacks route %s via %s", ifName, podNetns, want.Dest, want.NextHop)
+		}
+	}
 	return nil
+}
+
+// routeMatches reports whether r is want. The kernel reports a default
+// route with no destination.
+func routeMatches(r netlink.Route, want kube.Route) bool {
+	gw, ok := netip.AddrFromSlice(r.Gw)
+	if !ok || gw.Unmap() != want.NextHop {
+		return false
+	}
+	if r.Dst == nil {
+		return want.Dest.Bits() == 0
+	}
+	dst, ok := netip.AddrFromSlice(r.Dst.IP)
+	ones, _ := r.Dst.Mask.Size()
+	return ok && dst.Unmap() == want.Dest.Addr() && ones == want.Dest.Bits()
 }

@@ -196,6 +196,32 @@ func TestCNIServerReal(t *testing.T) {
 	if _, err := api.Do(ctx, socket, chk); err != nil {
 		t.Fatalf("CHECK: %v", err)
 	}
+	// CHECK notices a missing default route, and passes again once it is back.
+	podRoutes, err := ph.RouteList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var def *netlink.Route
+	for i := range podRoutes {
+		if podRoutes[i].Dst == nil || podRoutes[i].Dst.IP.IsUnspecified() {
+			def = &podRoutes[i]
+		}
+	}
+	if def == nil {
+		t.Fatalf("no default route in the pod: %v", podRoutes)
+	}
+	if err := ph.RouteDel(def); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.Do(ctx, socket, chk); err == nil || !strings.Contains(err.Error(), "lacks route") {
+		t.Fatalf("CHECK without the default route: err = %v, want a missing route", err)
+	}
+	if err := ph.RouteAdd(def); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.Do(ctx, socket, chk); err != nil {
+		t.Fatalf("CHECK with the route back: %v", err)
+	}
 
 	// DEL removes port and veth; a second DEL and a DEL of an unknown container succeed.
 	del := api.Request{Command: api.CommandDel, PodNamespace: "ns1", PodName: "pod1", ContainerID: containerID, Netns: podNetns, IfName: "eth0"}
