@@ -78,55 +78,56 @@ const podAnnotationTimeout = 6 * time.Second
 func dataplane(t *testing.T) *sandbox {
 	t.Helper()
 	sbOnce.Do(func() {
-		binDir := harness.BinDir()
-		for _, b := range []string{"ovnkube-sandbox", "ovn-k8s-cni-overlay"} {
-			if _, err := harness.BuiltBin(binDir, b); err != nil {
-				sbErr = err
-				return
-			}
-		}
-		if err := exec.Command(filepath.Join(binDir, "ovnkube"), "node", "--help").Run(); err != nil {
-			sbErr = fmt.Errorf("%s/ovnkube has no working `node` command (%v): run \"make build\"", binDir, err)
-			return
-		}
-		dir, err := os.MkdirTemp("/tmp", "ovnk-e2e-")
-		if err != nil {
-			sbErr = err
-			return
-		}
-		s := &sandbox{dir: filepath.Join(dir, "sb"), bin: filepath.Join(binDir, "ovnkube-sandbox"), binDir: binDir}
-		t0 := time.Now()
-		out, err := exec.Command(s.bin, "up", "--dir", s.dir, "--bin-dir", binDir, "--nodes", "2", "--detach",
-			"--node-arg=--pod-annotation-timeout="+podAnnotationTimeout.String()).CombinedOutput()
-		s.upTime = time.Since(t0)
-		sb = s // down() runs even after a failed up
-		if err != nil {
-			sbErr = fmt.Errorf("ovnkube-sandbox up: %v\n%s", err, out)
-			return
-		}
-		fmt.Printf("e2e: sandbox with 2 nodes up in %s\n%s", s.upTime.Round(time.Millisecond), out)
-		data, err := os.ReadFile(filepath.Join(s.dir, "sandbox.json"))
-		if err == nil {
-			err = json.Unmarshal(data, &s.state)
-		}
-		if err != nil {
-			sbErr = err
-			return
-		}
-		s.env = []string{"KUBECONFIG=" + filepath.Join(s.dir, "kube", "kubeconfig"), "OVN_NB_DB=" + s.state.NBAddress,
-			"OVN_SB_DB=" + s.state.SBAddress, "OVNKUBE_SANDBOX_DIR=" + s.dir}
-		cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(s.dir, "kube", "kubeconfig"))
-		if err != nil {
-			sbErr = err
-			return
-		}
-		cfg.QPS, cfg.Burst = harness.ClientQPS, harness.ClientBurst
-		s.cs, sbErr = kubernetes.NewForConfig(cfg)
+		sb, sbErr = startSandbox("--node-arg=--pod-annotation-timeout=" + podAnnotationTimeout.String())
 	})
 	if sbErr != nil {
 		t.Fatal(sbErr)
 	}
 	return sb
+}
+
+// startSandbox runs `ovnkube-sandbox up --nodes 2 --detach` in a new
+// directory with extra arguments. The returned sandbox (non-nil whenever up
+// was attempted) must be brought down by the caller.
+func startSandbox(extra ...string) (*sandbox, error) {
+	binDir := harness.BinDir()
+	for _, b := range []string{"ovnkube-sandbox", "ovn-k8s-cni-overlay"} {
+		if _, err := harness.BuiltBin(binDir, b); err != nil {
+			return nil, err
+		}
+	}
+	if err := exec.Command(filepath.Join(binDir, "ovnkube"), "node", "--help").Run(); err != nil {
+		return nil, fmt.Errorf("%s/ovnkube has no working `node` command (%v): run \"make build\"", binDir, err)
+	}
+	dir, err := os.MkdirTemp("/tmp", "ovnk-e2e-")
+	if err != nil {
+		return nil, err
+	}
+	s := &sandbox{dir: filepath.Join(dir, "sb"), bin: filepath.Join(binDir, "ovnkube-sandbox"), binDir: binDir}
+	t0 := time.Now()
+	args := append([]string{"up", "--dir", s.dir, "--bin-dir", binDir, "--nodes", "2", "--detach"}, extra...)
+	out, err := exec.Command(s.bin, args...).CombinedOutput()
+	s.upTime = time.Since(t0)
+	if err != nil {
+		return s, fmt.Errorf("ovnkube-sandbox up: %v\n%s", err, out)
+	}
+	fmt.Printf("e2e: sandbox with 2 nodes up in %s\n%s", s.upTime.Round(time.Millisecond), out)
+	data, err := os.ReadFile(filepath.Join(s.dir, "sandbox.json"))
+	if err == nil {
+		err = json.Unmarshal(data, &s.state)
+	}
+	if err != nil {
+		return s, err
+	}
+	s.env = []string{"KUBECONFIG=" + filepath.Join(s.dir, "kube", "kubeconfig"), "OVN_NB_DB=" + s.state.NBAddress,
+		"OVN_SB_DB=" + s.state.SBAddress, "OVNKUBE_SANDBOX_DIR=" + s.dir}
+	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(s.dir, "kube", "kubeconfig"))
+	if err != nil {
+		return s, err
+	}
+	cfg.QPS, cfg.Burst = harness.ClientQPS, harness.ClientBurst
+	s.cs, err = kubernetes.NewForConfig(cfg)
+	return s, err
 }
 
 func (s *sandbox) down() {
@@ -507,4 +508,43 @@ func harnessClient(netns string) *http.Client {
 		return &http.Client{Timeout: 2 * time.Second}
 	}
 	return harness.HTTPClientInNetNS(harness.NetNSPath(netns), 2*time.Second)
+}
+
+// TestDualStackDataplane: in a dual-stack cluster every pod gets an IPv4 and
+// an IPv6 address from its node's two subnets, and pods on different nodes
+// reach each other over both families across the (IPv4) Geneve underlay.
+func TestDualStackDataplane(t *testing.T) {
+	s, err := startSandbox("--cluster-subnets", "10.244.0.0/16/24,fd00:10:244::/48/64",
+		"--service-cidrs", "10.96.0.0/16,fd00:10:96::/112")
+	if s != nil {
+		t.Cleanup(s.down)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.createPods(t,
+		podSpec("default", "ds-a", "node-1", "/", "sleep", "3600"),
+		podSpec("default", "ds-b", "node-2", "/", "sleep", "3600"),
+	)
+	podIPs := map[string][2]string{}
+	for _, name := range []string{"ds-a", "ds-b"} {
+		p, err := s.cs.CoreV1().Pods("default").Get(context.Background(), name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Status.PodIPs) != 2 {
+			t.Fatalf("%s podIPs = %v, want one IPv4 and one IPv6", name, p.Status.PodIPs)
+		}
+		v4, v6 := p.Status.PodIPs[0].IP, p.Status.PodIPs[1].IP
+		if !strings.HasPrefix(v4, "10.244.") || !strings.HasPrefix(v6, "fd00:10:244:") {
+			t.Fatalf("%s podIPs = %s, %s", name, v4, v6)
+		}
+		podIPs[name] = [2]string{v4, v6}
+	}
+	for _, c := range [][2]string{{"ds-a", "ds-b"}, {"ds-b", "ds-a"}} {
+		for fam, ip := range podIPs[c[1]] {
+			s.waitPing(t, c[0], ip, 30*time.Second)
+			t.Logf("%s -> %s (%s) ok", c[0], c[1], []string{"IPv4", "IPv6"}[fam])
+		}
+	}
 }
