@@ -14,6 +14,9 @@ DEB_CMDS := ovsdb-server ovn-northd ovn-nbctl ovn-sbctl ovs-vswitchd ovn-control
 K8S_BINS := $(addprefix $(BIN)/,kube-apiserver kube-controller-manager kube-scheduler kubectl)
 SANDBOX_DIR ?= $(OUT)/sandbox
 NODES ?= 2
+# Extra ovnkube-sandbox up arguments, e.g. a dual-stack cluster:
+# SANDBOX_ARGS="--cluster-subnets 10.244.0.0/16/24,fd00:10:244::/48/64 --service-cidrs 10.96.0.0/16,fd00:10:96::/112"
+SANDBOX_ARGS ?=
 
 .PHONY: all build models debs k8s-bins tools test unit integration bench run stop fmt vet clean help
 
@@ -70,7 +73,7 @@ bench: tools build
 	OVNKUBE_BIN_DIR=$(BIN) $(GO) run ./test/bench $(BENCH_ARGS)
 
 run: tools build
-	$(BIN)/ovnkube-sandbox up --dir $(SANDBOX_DIR) --bin-dir $(BIN) --nodes $(NODES) $(if $(DETACH),--detach)
+	$(BIN)/ovnkube-sandbox up --dir $(SANDBOX_DIR) --bin-dir $(BIN) --nodes $(NODES) $(if $(DETACH),--detach) $(SANDBOX_ARGS)
 
 stop:
 	@if [ -x $(BIN)/ovnkube-sandbox ]; then $(BIN)/ovnkube-sandbox down --dir $(SANDBOX_DIR); fi
