@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os/exec"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -298,4 +299,55 @@ func TestMetricsPassPromtool(t *testing.T) {
 			t.Errorf("GET %s = %q, %v", path, out, err)
 		}
 	}
+}
+
+// TestNBRestart: the master rides out an NB ovsdb-server restart: it
+// reconnects, converges on what changed meanwhile, and never duplicates a row.
+func TestNBRestart(t *testing.T) {
+	e := newEnv(t, "10.244.0.0/16/24", "10.96.0.0/16")
+	e.createNode("nb1", nil)
+	e.createNode("nb2", nil)
+	waitSwitches(t, e, "join", "nb1", "nb2")
+
+	nb, err := harness.Restart(e.ovn.NB.Record())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.ovn.NB = nb
+	t.Cleanup(nb.Stop)
+	// Changes while the master's NB connection is down or coming back.
+	e.createNode("nb3", nil)
+	if err := e.client.CoreV1().Nodes().Delete(context.Background(), "nb1", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, func() string {
+		out, err := e.ovn.NBCtl("--bare", "--columns=name", "list", "Logical_Switch")
+		if err != nil {
+			return "NB not back: " + err.Error()
+		}
+		if got := strings.Fields(out); len(got) != 3 || !sameSet(got, []string{"join", "nb2", "nb3"}) {
+			return fmt.Sprintf("switches %v", got)
+		}
+		return ""
+	})
+	// Every row exactly once.
+	for table, want := range map[string][]string{
+		"Logical_Router":      {"ovn_cluster_router"},
+		"Logical_Router_Port": {"rtoj-ovn_cluster_router", "rtos-nb2", "rtos-nb3"},
+		"Logical_Switch_Port": {"jtor-ovn_cluster_router", "k8s-nb2", "k8s-nb3", "stor-nb2", "stor-nb3"},
+	} {
+		if got := e.names(table); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s = %v, want %v", table, got, want)
+		}
+	}
+	if got := strings.Count(e.nbctl("lrp-list", "ovn_cluster_router"), "\n") + 1; got != 3 {
+		t.Errorf("ovn_cluster_router has %d ports, want 3", got)
+	}
+}
+
+func sameSet(a, b []string) bool {
+	sa, sb := append([]string(nil), a...), append([]string(nil), b...)
+	sort.Strings(sa)
+	sort.Strings(sb)
+	return reflect.DeepEqual(sa, sb)
 }
