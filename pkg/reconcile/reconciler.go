@@ -285,6 +285,15 @@ func (r *Reconciler) processBatch(ctx context.Context) bool {
 		}
 		owners = append(owners, o)
 	}
+	if !r.client.Connected() {
+		// While libovsdb reconnects the cache may be empty or stale; a plan
+		// made from it would duplicate rows. Wait for the connection.
+		for _, o := range owners {
+			r.queue.AddAfter(o, 100*time.Millisecond)
+			r.queue.Done(o)
+		}
+		return true
+	}
 	defer func() {
 		for _, o := range owners {
 			r.queue.Done(o)
