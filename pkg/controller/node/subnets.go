@@ -124,6 +124,11 @@ func (c *SubnetController) Enqueue(name string) { c.queue.Add(name) }
 // NB rows are gone, so a subnet is never live on two switches. Nodes waiting
 // for a subnet are retried.
 func (c *SubnetController) Release(name string) {
+	if _, held := c.subnets.Get(name); !held {
+		if _, held := c.ids.Get(name); !held {
+			return // already released: Cleared runs on every reconcile of a gone node
+		}
+	}
 	c.subnets.Release(name)
 	c.ids.Release(name)
 	c.updateUsage()
