@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/ovnkube/ovnkube/pkg/kube"
 	"github.com/ovnkube/ovnkube/test/harness"
 )
 
@@ -281,6 +282,30 @@ func TestDataplane(t *testing.T) {
 			t.Errorf("ping %s -> %s: %v\n%s", c[0], c[1], err, out)
 		}
 	}
+	t.Run("management-port", func(t *testing.T) {
+		// The node reaches pods through ovn-k8s-mp0, on its own node and
+		// across Geneve, and pods reach the node's management address.
+		for _, ip := range []string{ips["a1"], ips["b1"]} {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			out, err := s.cmd(ctx, s.bin, "exec", "--dir", s.dir, "--node", "node-1", "--", "ping", "-c2", "-i0.2", "-W1", ip).CombinedOutput()
+			cancel()
+			if err != nil {
+				t.Errorf("node-1 -> pod %s through ovn-k8s-mp0: %v\n%s", ip, err, out)
+			}
+		}
+		n1, err := s.cs.CoreV1().Nodes().Get(context.Background(), "node-1", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		subnets, _, err := kube.ParseNodeSubnets(n1.Annotations)
+		if err != nil || len(subnets) == 0 {
+			t.Fatalf("node-1 subnets: %v %v", subnets, err)
+		}
+		mgmt := subnets[0].Addr().Next().Next().String()
+		if out, err := s.exec(t, 10*time.Second, "b1", "ping", "-c2", "-i0.2", "-W1", mgmt); err != nil {
+			t.Errorf("b1 (node-2) -> node-1's management address %s: %v\n%s", mgmt, err, out)
+		}
+	})
 	t.Run("tcp", func(t *testing.T) {
 		for _, c := range [][2]string{{"a2", "b1"}, {"b1", "a1"}, {"a2", "a1"}} {
 			deadline := time.Now().Add(20 * time.Second)
