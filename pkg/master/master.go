@@ -59,16 +59,16 @@ func Run(ctx context.Context, cfg *config.Config) error {
 
 	// The reconciler needs the connected client and the client needs the
 	// cache handler before its first monitor: forward through a pointer.
-	var rec atomic.Pointer[reconcile.Reconciler]
+	var handler atomic.Pointer[ovsdbcache.EventHandler]
 	forward := &ovsdbcache.EventHandlerFuncs{
 		UpdateFunc: func(table string, old, cur model.Model) {
-			if r := rec.Load(); r != nil {
-				r.CacheHandler().OnUpdate(table, old, cur)
+			if h := handler.Load(); h != nil {
+				(*h).OnUpdate(table, old, cur)
 			}
 		},
 		DeleteFunc: func(table string, m model.Model) {
-			if r := rec.Load(); r != nil {
-				r.CacheHandler().OnDelete(table, m)
+			if h := handler.Load(); h != nil {
+				(*h).OnDelete(table, m)
 			}
 		},
 	}
@@ -88,7 +88,8 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
-	rec.Store(r)
+	h := r.CacheHandler()
+	handler.Store(&h)
 
 	ranges := make([]allocator.Range, len(cfg.ClusterSubnets))
 	for i, s := range cfg.ClusterSubnets {
