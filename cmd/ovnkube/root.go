@@ -38,12 +38,13 @@ func newMasterCommand() *cobra.Command {
 	cfg := config.Defaults()
 	cmd := &cobra.Command{
 		Use:   "master",
-		Short: "Program the OVN Northbound database from Nodes (and later Pods, Services, policies)",
+		Short: "Program the OVN Northbound database from Nodes and Pods (later Services and policies)",
 		Long: `ovnkube master watches the Kubernetes API and keeps the OVN Northbound database
 equal to what the cluster asks for: ovn_cluster_router, the join switch, and per
-node a switch, router port, management port and gateway chassis. It allocates
-each node a subnet per IP family from --cluster-subnets and records it in the
-k8s.ovn.org/node-subnets annotation.`,
+node a switch, router port, management port and gateway chassis, and per pod a
+logical switch port. It allocates each node a subnet per IP family from
+--cluster-subnets (k8s.ovn.org/node-subnets) and each pod an address from its
+node's subnet (k8s.ovn.org/pod-networks).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := config.Complete(cmd.Flags(), cfg); err != nil {
