@@ -157,7 +157,7 @@ func runPodRunner(ctx context.Context, o *podRunnerOptions) error {
 		}
 		return true, nil
 	}); err != nil {
-		return fmt.Errorf("Node %s: %w", o.node, err)
+		return fmt.Errorf("node %s: %w", o.node, err)
 	}
 
 	factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithTweakListOptions(func(lo *metav1.ListOptions) {

@@ -30,7 +30,7 @@ const (
 	// a control plane serving hundreds of nodes wait on its own rate
 	// limiter instead of on the API server.
 	DefaultKubeAPIQPS   float32 = 200
-	DefaultKubeAPIBurst         = 400
+	DefaultKubeAPIBurst int     = 400
 
 	DefaultNBAddress      = "unix:/var/run/ovn/ovnnb_db.sock"
 	DefaultSBAddress      = "unix:/var/run/ovn/ovnsb_db.sock"

@@ -134,10 +134,6 @@ func (t *tableInfo) value(m model.Model, idx int) reflect.Value {
 	return reflect.ValueOf(m).Elem().Field(idx)
 }
 
-func (t *tableInfo) uuid(m model.Model) string {
-	return t.value(m, t.uuidIdx).String()
-}
-
 func (t *tableInfo) externalIDs(m model.Model) map[string]string {
 	v := t.value(m, t.extIdx)
 	if v.IsNil() {
@@ -153,12 +149,4 @@ func (t *tableInfo) setExternalIDs(m model.Model, ids map[string]string) {
 // newModel returns an empty model of this table.
 func (t *tableInfo) newModel() model.Model {
 	return reflect.New(t.typ).Interface().(model.Model)
-}
-
-// checkModel verifies m is a pointer to this table's struct.
-func (t *tableInfo) checkModel(m model.Model) error {
-	if reflect.TypeOf(m) != reflect.PointerTo(t.typ) {
-		return fmt.Errorf("model %T is not a %s row", m, t.name)
-	}
-	return nil
 }
