@@ -18,7 +18,7 @@ NODES ?= 2
 # SANDBOX_ARGS="--cluster-subnets 10.244.0.0/16/24,fd00:10:244::/48/64 --service-cidrs 10.96.0.0/16,fd00:10:96::/112"
 SANDBOX_ARGS ?=
 
-.PHONY: all build models debs k8s-bins tools test unit integration bench run stop fmt vet clean help
+.PHONY: all build models debs k8s-bins tools test unit integration bench run stop fmt vet lint clean help
 
 all: build
 
@@ -59,6 +59,11 @@ fmt:
 
 vet:
 	$(GO) vet ./...
+
+# lint adds staticcheck (fetched from the Go module proxy) to vet.
+STATICCHECK_VERSION := v0.8.2
+lint: vet
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 unit:
 	$(GO) test -count=1 ./pkg/... ./cmd/... ./ovsdb-models/...
