@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"time"
@@ -27,7 +26,7 @@ func annotateChassisID(ctx context.Context, c kubernetes.Interface, node *corev1
 	if node.Annotations[kube.NodeChassisIDAnnotation] == systemID {
 		return nil
 	}
-	patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{kube.NodeChassisIDAnnotation: systemID}}})
+	patch := kube.AnnotationsPatch(map[string]string{kube.NodeChassisIDAnnotation: systemID})
 	if _, err := c.CoreV1().Nodes().Patch(ctx, node.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		return fmt.Errorf("annotate node %s with %s=%s: %w", node.Name, kube.NodeChassisIDAnnotation, systemID, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 )
 
 // MACFromIP derives the MAC OVN-Kubernetes uses for an address it assigns:
@@ -43,6 +44,17 @@ func PreferIPv4(addrs []netip.Addr) netip.Addr {
 		}
 	}
 	return addrs[0]
+}
+
+// addressLine renders an OVN addresses/port_security entry: the MAC, then
+// the addresses ("0a:58:0a:f4:01:05 10.244.1.5 fd00:10:244:1::5").
+func addressLine(mac net.HardwareAddr, ips []netip.Addr) string {
+	s := make([]string, 0, 1+len(ips))
+	s = append(s, mac.String())
+	for _, ip := range ips {
+		s = append(s, ip.String())
+	}
+	return strings.Join(s, " ")
 }
 
 // withPrefix renders addr with the prefix length of subnet ("10.244.1.1/24").

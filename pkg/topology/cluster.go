@@ -3,7 +3,6 @@ package topology
 import (
 	"fmt"
 	"net/netip"
-	"strings"
 
 	"github.com/ovnkube/ovnkube/ovsdb-models/nbdb"
 	"github.com/ovnkube/ovnkube/pkg/reconcile"
@@ -63,11 +62,3 @@ func ClusterRows(in ClusterInput) ([]reconcile.Row, error) {
 // ClusterRouterRef points at ovn_cluster_router, the parent of every node's
 // rtos- port.
 var ClusterRouterRef = reconcile.Ref{Owner: reconcile.ClusterOwner, Table: nbdb.LogicalRouterTable, ID: ClusterRouter}
-
-func joinAddrs(ips []netip.Addr) string {
-	s := make([]string, len(ips))
-	for i, ip := range ips {
-		s[i] = ip.String()
-	}
-	return strings.Join(s, " ")
-}

@@ -51,7 +51,6 @@ func NodeRows(in NodeInput) ([]reconcile.Row, error) {
 	}
 	rtos, stor, mgmtPort := RouterToSwitchPort(in.Name), SwitchToRouterPort(in.Name), ManagementPort(in.Name)
 	switchRef := &reconcile.Ref{Owner: owner, Table: nbdb.LogicalSwitchTable, ID: sw}
-	mgmtMAC := MACFromIP(PreferIPv4(mgmtIPs)).String()
 	rows := []reconcile.Row{
 		{ID: sw, Model: &nbdb.LogicalSwitch{Name: sw, OtherConfig: otherConfig}},
 		{ID: rtos, Model: &nbdb.LogicalRouterPort{
@@ -67,7 +66,7 @@ func NodeRows(in NodeInput) ([]reconcile.Row, error) {
 		}, Parent: switchRef},
 		{ID: mgmtPort, Model: &nbdb.LogicalSwitchPort{
 			Name:      mgmtPort,
-			Addresses: []string{mgmtMAC + " " + joinAddrs(mgmtIPs)},
+			Addresses: []string{addressLine(MACFromIP(PreferIPv4(mgmtIPs)), mgmtIPs)},
 		}, Parent: switchRef},
 	}
 	if in.ChassisID != "" {

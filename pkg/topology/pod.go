@@ -3,7 +3,6 @@ package topology
 import (
 	"net"
 	"net/netip"
-	"strings"
 
 	"github.com/ovnkube/ovnkube/ovsdb-models/nbdb"
 	"github.com/ovnkube/ovnkube/pkg/reconcile"
@@ -30,12 +29,11 @@ type PodInput struct {
 // pod, so a stale interface of a previous pod with the same name never binds.
 func PodRows(in PodInput) []reconcile.Row {
 	name := PodPortName(in.Namespace, in.Name)
-	addr := make([]string, 0, 1+len(in.IPs))
-	addr = append(addr, in.MAC.String())
-	for _, ip := range in.IPs {
-		addr = append(addr, ip.Addr().String())
+	addrs := make([]netip.Addr, len(in.IPs))
+	for i, ip := range in.IPs {
+		addrs[i] = ip.Addr()
 	}
-	line := strings.Join(addr, " ")
+	line := addressLine(in.MAC, addrs)
 	return []reconcile.Row{{
 		ID: name,
 		Model: &nbdb.LogicalSwitchPort{

@@ -162,32 +162,9 @@ func runSize(n int) (result, error) {
 	res.reconcileP50, res.reconcileP99 = quantiles(met, "ovnkube_reconcile_duration_seconds", "Node")
 
 	// Restart over the unchanged cluster.
-	versions, err := nodeVersions(client)
-	if err != nil {
-		m.Stop()
-		return res, err
-	}
-	m.Stop()
-	m, err = harness.StartMaster(dir+"/master", opts)
+	res.restartReady, res.restartTxns, res.restartPatches, err = measureRestart(m, dir, opts, nodeVersions(client))
 	if err != nil {
 		return res, err
-	}
-	res.restartReady = m.ReadyIn
-	time.Sleep(time.Second)
-	met, err = harness.Scrape(m.MetricsURL)
-	m.Stop()
-	if err != nil {
-		return res, err
-	}
-	res.restartTxns = met.Value("ovnkube_nb_transactions_total", nil)
-	after, err := nodeVersions(client)
-	if err != nil {
-		return res, err
-	}
-	for name, v := range versions {
-		if after[name] != v {
-			res.restartPatches++
-		}
 	}
 
 	// Floor: the same rows straight with libovsdb into a fresh NB.
@@ -231,16 +208,54 @@ func createNodes(c kubernetes.Interface, n int) error {
 	return <-errs
 }
 
-func nodeVersions(c kubernetes.Interface) (map[string]string, error) {
-	list, err := c.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+// versionsFunc reads name -> resourceVersion of the objects a restart must
+// not write.
+type versionsFunc func() (map[string]string, error)
+
+func nodeVersions(c kubernetes.Interface) versionsFunc {
+	return func() (map[string]string, error) {
+		list, err := c.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]string{}
+		for _, n := range list.Items {
+			out[n.Name] = n.ResourceVersion
+		}
+		return out, nil
+	}
+}
+
+// measureRestart stops m and starts a new master over the unchanged
+// cluster. It returns the time to /readyz, the NB transactions the new
+// master sent once settled, and how many objects of versions it wrote.
+func measureRestart(m *harness.Master, dir string, opts harness.MasterOptions, versions versionsFunc) (time.Duration, float64, float64, error) {
+	before, err := versions()
 	if err != nil {
-		return nil, err
+		m.Stop()
+		return 0, 0, 0, err
 	}
-	out := map[string]string{}
-	for _, n := range list.Items {
-		out[n.Name] = n.ResourceVersion
+	m.Stop()
+	m, err = harness.StartMaster(dir+"/master", opts)
+	if err != nil {
+		return 0, 0, 0, err
 	}
-	return out, nil
+	defer m.Stop()
+	met, err := settledMetrics(m.MetricsURL)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	after, err := versions()
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	writes := 0.0
+	for name, v := range before {
+		if after[name] != v {
+			writes++
+		}
+	}
+	return m.ReadyIn, met.Value("ovnkube_nb_transactions_total", nil), writes, nil
 }
 
 func print(results []result) {

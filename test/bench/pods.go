@@ -175,28 +175,9 @@ func runPods(n, rate, restartPods int) (podResult, error) {
 	if rss, err := m.RSSBytes(); err == nil {
 		res.rssMB = float64(rss) / (1 << 20)
 	}
-	versions, err := podVersions(client)
+	res.restartReady, res.restartTxns, res.podWrites, err = measureRestart(m, dir, opts, podVersions(client))
 	if err != nil {
 		return res, err
-	}
-	m.Stop()
-	if m, err = harness.StartMaster(dir+"/master", opts); err != nil {
-		return res, err
-	}
-	res.restartReady = m.ReadyIn
-	met, err := settledMetrics(m.MetricsURL)
-	if err != nil {
-		return res, err
-	}
-	res.restartTxns = met.Value("ovnkube_nb_transactions_total", nil)
-	afterV, err := podVersions(client)
-	if err != nil {
-		return res, err
-	}
-	for name, v := range versions {
-		if afterV[name] != v {
-			res.podWrites++
-		}
 	}
 	return res, nil
 }
@@ -340,16 +321,18 @@ func waitPrefixCount(st *stamps, prefix string, n int, timeout time.Duration) er
 	}
 }
 
-func podVersions(c kubernetes.Interface) (map[string]string, error) {
-	list, err := c.CoreV1().Pods("churn").List(context.Background(), metav1.ListOptions{})
-	if err != nil {
-		return nil, err
+func podVersions(c kubernetes.Interface) versionsFunc {
+	return func() (map[string]string, error) {
+		list, err := c.CoreV1().Pods("churn").List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]string{}
+		for _, p := range list.Items {
+			out[p.Name] = p.ResourceVersion
+		}
+		return out, nil
 	}
-	out := map[string]string{}
-	for _, p := range list.Items {
-		out[p.Name] = p.ResourceVersion
-	}
-	return out, nil
 }
 
 func pct(d []time.Duration, q float64) string {

@@ -27,17 +27,7 @@ type Launch struct {
 
 // start starts one component process per the launch settings.
 func (l Launch) start(name, logFile string, env []string, args ...string) (*Process, error) {
-	p := &Process{Detached: l.Detached, Env: env}
-	if err := p.Start(name, logFile, args...); err != nil {
-		return nil, err
-	}
-	if l.OnStart != nil {
-		if err := l.OnStart(p); err != nil {
-			p.Stop()
-			return nil, fmt.Errorf("%s: record process: %w", name, err)
-		}
-	}
-	return p, nil
+	return l.startIn("", name, logFile, env, args...)
 }
 
 // FreePort returns a TCP port that was free on 127.0.0.1 a moment ago.

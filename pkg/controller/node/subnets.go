@@ -6,7 +6,6 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -230,11 +229,7 @@ func (c *SubnetController) annotate(ctx context.Context, node *corev1.Node, want
 	if len(patch) == 0 {
 		return nil
 	}
-	body, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": patch}})
-	if err != nil {
-		return err
-	}
-	_, err = c.client.CoreV1().Nodes().Patch(ctx, node.Name, types.MergePatchType, body, metav1.PatchOptions{})
+	_, err := c.client.CoreV1().Nodes().Patch(ctx, node.Name, types.MergePatchType, kube.AnnotationsPatch(patch), metav1.PatchOptions{})
 	if err != nil {
 		return fmt.Errorf("annotate node %s: %w", node.Name, err)
 	}

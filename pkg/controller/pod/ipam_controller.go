@@ -2,7 +2,6 @@ package pod
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -201,13 +200,8 @@ func (c *IPAMController) annotate(ctx context.Context, p *corev1.Pod, value stri
 	if p.Annotations[kube.PodNetworksAnnotation] == value {
 		return nil
 	}
-	body, err := json.Marshal(map[string]any{"metadata": map[string]any{
-		"annotations": map[string]string{kube.PodNetworksAnnotation: value},
-	}})
-	if err != nil {
-		return err
-	}
-	_, err = c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.MergePatchType, body, metav1.PatchOptions{})
+	body := kube.AnnotationsPatch(map[string]string{kube.PodNetworksAnnotation: value})
+	_, err := c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.MergePatchType, body, metav1.PatchOptions{})
 	if apierrors.IsNotFound(err) {
 		c.ipam.release(key(p))
 		return nil
