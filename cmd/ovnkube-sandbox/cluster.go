@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/ovnkube/ovnkube/test/harness"
+	"github.com/ovnkube/ovnkube/pkg/sandbox"
 )
 
 // Files and directories of a sandbox, relative to its --dir. Everything a
@@ -17,7 +17,7 @@ import (
 // path is too long for unix sockets.
 const (
 	stateFile      = "sandbox.json" // the cluster description; also marks the dir as ours
-	pidsFile       = "pids"         // every process, one JSON record a line (harness.PidFile)
+	pidsFile       = "pids"         // every process, one JSON record a line (sandbox.PidFile)
 	envFile        = "env"          // sourceable bash: KUBECONFIG, OVN_NB_DB, ...
 	stoppingFile   = "stopping"     // written by teardown before it stops anything
 	kubeSubdir     = "kube"         // etcd data, certs, kubeconfig, control-plane logs
@@ -95,8 +95,8 @@ func (c *cluster) node(name string) *nodeInfo {
 func (c *cluster) path(name string) string { return filepath.Join(c.Dir, name) }
 func (c *cluster) kubeDir() string         { return c.path(kubeSubdir) }
 func (c *cluster) ovnDir() string          { return filepath.Join(c.SocketDir, ovnSubdir) }
-func (c *cluster) pidFile() *harness.PidFile {
-	return &harness.PidFile{Path: c.path(pidsFile)}
+func (c *cluster) pidFile() *sandbox.PidFile {
+	return &sandbox.PidFile{Path: c.path(pidsFile)}
 }
 
 func (c *cluster) save() error {
@@ -134,7 +134,7 @@ func loadCluster(dir string) (*cluster, error) {
 // chooseSocketDir returns dir itself when socket paths under it stay short
 // enough, else a new short dir under /tmp (removed again by `down`).
 func chooseSocketDir(dir string) (string, error) {
-	if len(dir)+socketBudget < harness.MaxSocketPath {
+	if len(dir)+socketBudget < sandbox.MaxSocketPath {
 		return dir, nil
 	}
 	return os.MkdirTemp("/tmp", shortDirPrefix)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ovnkube/ovnkube/test/harness"
+	"github.com/ovnkube/ovnkube/pkg/sandbox"
 )
 
 func newDownCommand() *cobra.Command {
@@ -34,7 +34,7 @@ func newDownCommand() *cobra.Command {
 }
 
 // teardown stops every process recorded in DIR/pids, last started first
-// (SIGTERM, SIGKILL after harness.StopTimeout), waits until they are gone,
+// (SIGTERM, SIGKILL after sandbox.StopTimeout), waits until they are gone,
 // and removes the socket dir and DIR. With keepFiles it leaves both (and the
 // logs in them) for a look at what went wrong; the next `up` or `down`
 // removes them. No sandbox in DIR is not an error. It is the one teardown:
@@ -56,13 +56,13 @@ func teardown(dir string, keepFiles bool, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", c.path(pidsFile), err)
 	}
-	var stop []*harness.Process
+	var stop []*sandbox.Process
 	for _, p := range procs {
 		if p.Pid() != os.Getpid() { // a foreground `up` tearing itself down
 			stop = append(stop, p)
 		}
 	}
-	harness.StopInReverse(stop...)
+	sandbox.StopInReverse(stop...)
 	if left, _ := c.pidFile().Running(); len(left) > 0 {
 		for _, p := range left {
 			if p.Pid() != os.Getpid() {

@@ -15,7 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/ovnkube/ovnkube/test/harness"
+	"github.com/ovnkube/ovnkube/pkg/sandbox"
 )
 
 func newExecCommand() *cobra.Command {
@@ -55,7 +55,7 @@ code pass through. NAMESPACE defaults to "default".`,
 				}
 				argv = args[1:]
 			}
-			return execInNetNS(harness.NetNSPath(netns), argv)
+			return execInNetNS(sandbox.NetNSPath(netns), argv)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", defaultSandboxDir(), "the sandbox directory given to up ($OVNKUBE_SANDBOX_DIR)")

@@ -23,7 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/ovnkube/ovnkube/test/harness"
+	"github.com/ovnkube/ovnkube/pkg/sandbox"
 )
 
 // The underlay: every node's br-ex gets 172.31.0.<i>/24 on the fabric
@@ -80,20 +80,20 @@ func startNodes(s *starter, out io.Writer) error {
 	if !withAgent {
 		fmt.Fprintf(out, "  WARNING: %s/ovnkube has no `node` command yet: nodes get OVS and ovn-controller but stay NotReady, and no pod gets networking\n", c.BinDir)
 	}
-	if _, err := harness.BuiltBin(c.BinDir, "ovn-k8s-cni-overlay"); err != nil && withAgent {
+	if _, err := sandbox.BuiltBin(c.BinDir, "ovn-k8s-cni-overlay"); err != nil && withAgent {
 		return err
 	}
-	fabric, err := harness.CreateFabric(c.fabricNetNS())
+	fabric, err := sandbox.CreateFabric(c.fabricNetNS())
 	if err != nil {
 		return err
 	}
 	_ = fabric
-	port, err := harness.PortOf(c.APIServer)
+	port, err := sandbox.PortOf(c.APIServer)
 	if err != nil {
 		return err
 	}
-	hubSock := harness.RelaySocket(c.SocketDir)
-	if _, err := harness.StartRelayHub(hubSock, port, c.path("api-relay.log"), s.launch()); err != nil {
+	hubSock := sandbox.RelaySocket(c.SocketDir)
+	if _, err := sandbox.StartRelayHub(hubSock, port, c.path("api-relay.log"), s.launch()); err != nil {
 		return err
 	}
 	cs, err := adminClient(c.Kubeconfig)
@@ -181,7 +181,7 @@ func primeTunnels(c *cluster) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_ = harness.InNetNS(harness.NetNSPath(from.NetNS), func() error {
+				_ = sandbox.InNetNS(sandbox.NetNSPath(from.NetNS), func() error {
 					return exec.Command("ping", "-c1", "-W1", ip).Run()
 				})
 			}()
@@ -192,10 +192,10 @@ func primeTunnels(c *cluster) {
 
 // startNode starts one node: namespace, OVS, ovn-controller, the API relay,
 // `ovnkube node` and the pod runner, all inside the node's namespace.
-func startNode(s *starter, fabric *harness.Fabric, n *nodeInfo, i, apiPort int, hubSock, self string, withAgent bool) error {
+func startNode(s *starter, fabric *sandbox.Fabric, n *nodeInfo, i, apiPort int, hubSock, self string, withAgent bool) error {
 	c := s.c
 	l := s.launch()
-	node, err := harness.StartNode(harness.NodeOptions{
+	node, err := sandbox.StartNode(sandbox.NodeOptions{
 		Name:       n.Name,
 		NetNS:      n.NetNS,
 		Dir:        n.Dir,
@@ -208,8 +208,8 @@ func startNode(s *starter, fabric *harness.Fabric, n *nodeInfo, i, apiPort int, 
 	if err != nil {
 		return err
 	}
-	nsPath := harness.NetNSPath(n.NetNS)
-	if _, err := harness.StartNodeRelay(n.NetNS, hubSock, apiPort, "api-relay-"+n.Name, filepath.Join(n.Dir, "api-relay.log"), l); err != nil {
+	nsPath := sandbox.NetNSPath(n.NetNS)
+	if _, err := sandbox.StartNodeRelay(n.NetNS, hubSock, apiPort, "api-relay-"+n.Name, filepath.Join(n.Dir, "api-relay.log"), l); err != nil {
 		return err
 	}
 	if withAgent {
@@ -228,7 +228,7 @@ func startNode(s *starter, fabric *harness.Fabric, n *nodeInfo, i, apiPort int, 
 			"--service-cidrs", c.ServiceCIDRs,
 		}
 		args = append(args, c.NodeArgs...)
-		if _, err := l.StartIn(nsPath, "ovnkube-node-"+n.Name, filepath.Join(n.Dir, "ovnkube-node.log"), harness.NodeEnv(n.Dir), args...); err != nil {
+		if _, err := l.StartIn(nsPath, "ovnkube-node-"+n.Name, filepath.Join(n.Dir, "ovnkube-node.log"), sandbox.NodeEnv(n.Dir), args...); err != nil {
 			return err
 		}
 	}
@@ -250,7 +250,7 @@ func adminClient(kubeconfig string) (kubernetes.Interface, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg.QPS, cfg.Burst = harness.ClientQPS, harness.ClientBurst
+	cfg.QPS, cfg.Burst = sandbox.ClientQPS, sandbox.ClientBurst
 	return kubernetes.NewForConfig(cfg)
 }
 
@@ -346,20 +346,20 @@ func removeNetNS(c *cluster, out io.Writer) error {
 	if c.ID == "" {
 		return nil
 	}
-	names, err := harness.ListNetNS(c.netnsPrefix())
+	names, err := sandbox.ListNetNS(c.netnsPrefix())
 	if err != nil {
 		return err
 	}
 	if len(names) == 0 {
 		return nil
 	}
-	if n := harness.StopProcessesInNetNS(names, harness.StopTimeout); n > 0 {
+	if n := sandbox.StopProcessesInNetNS(names, sandbox.StopTimeout); n > 0 {
 		fmt.Fprintf(out, "ovnkube-sandbox: stopped %d processes left in the sandbox's network namespaces\n", n)
 	}
 	var firstErr error
 	// Longest names first: pod namespaces before their node's.
 	for i := len(names) - 1; i >= 0; i-- {
-		if err := harness.DelNetNS(names[i]); err != nil && firstErr == nil {
+		if err := sandbox.DelNetNS(names[i]); err != nil && firstErr == nil {
 			firstErr = err
 		}
 	}

@@ -27,7 +27,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 
-	"github.com/ovnkube/ovnkube/test/harness"
+	"github.com/ovnkube/ovnkube/pkg/sandbox"
 )
 
 // The pod runner plays the kubelet's networking role on one sandbox node,
@@ -102,7 +102,7 @@ type podState struct {
 	// NetworkDown is set once a finished pod's network was torn down.
 	NetworkDown bool `json:"networkDown,omitempty"`
 
-	proc *harness.Process // the running process (child or adopted)
+	proc *sandbox.Process // the running process (child or adopted)
 }
 
 func (s *podState) key() string { return s.Namespace + "/" + s.Name }
@@ -213,7 +213,7 @@ func (r *podRunner) restore() error {
 		st, err := r.loadState(types.UID(e.Name()))
 		if err != nil {
 			klog.ErrorS(err, "unreadable pod state; removing its namespace", "uid", e.Name())
-			_ = harness.DelNetNS(r.o.netnsPrefix + e.Name())
+			_ = sandbox.DelNetNS(r.o.netnsPrefix + e.Name())
 			_ = os.RemoveAll(filepath.Join(r.o.stateDir, e.Name()))
 			continue
 		}
@@ -221,7 +221,7 @@ func (r *podRunner) restore() error {
 		r.pods[st.UID] = st
 		r.mu.Unlock()
 		if st.Pid != 0 && !st.Finished {
-			p := harness.AdoptProcess(harness.ProcessRecord{Name: st.key(), Pid: st.Pid, StartTicks: st.StartTicks, Group: true})
+			p := sandbox.AdoptProcess(sandbox.ProcessRecord{Name: st.key(), Pid: st.Pid, StartTicks: st.StartTicks, Group: true})
 			st.proc = p
 			go r.watchProcess(st, p)
 		}
@@ -235,7 +235,7 @@ func (r *podRunner) restore() error {
 		}
 	}
 	// Namespaces without state: made by a runner that died before saving.
-	names, err := harness.ListNetNS(r.o.netnsPrefix)
+	names, err := sandbox.ListNetNS(r.o.netnsPrefix)
 	if err != nil {
 		return err
 	}
@@ -246,8 +246,8 @@ func (r *podRunner) restore() error {
 		r.mu.Unlock()
 		if !known {
 			klog.InfoS("removing a pod namespace nobody owns", "netns", n)
-			harness.StopProcessesInNetNS([]string{n}, 5*time.Second)
-			_ = harness.DelNetNS(n)
+			sandbox.StopProcessesInNetNS([]string{n}, 5*time.Second)
+			_ = sandbox.DelNetNS(n)
 		}
 	}
 	for _, p := range pods {

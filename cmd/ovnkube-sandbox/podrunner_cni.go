@@ -17,7 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/klog/v2"
 
-	"github.com/ovnkube/ovnkube/test/harness"
+	"github.com/ovnkube/ovnkube/pkg/sandbox"
 )
 
 func (r *podRunner) runtimeConf(st *podState, netns string) *libcni.RuntimeConf {
@@ -45,8 +45,8 @@ func (r *podRunner) attach(ctx context.Context, pod *corev1.Pod, st *podState) e
 	if err != nil {
 		return fmt.Errorf("network not ready: no CNI config %q in %s yet (written by ovnkube node): %w", cniNetworkName, r.o.cniConfDir, err)
 	}
-	if _, err := os.Stat(harness.NetNSPath(st.NetNS)); errors.Is(err, fs.ErrNotExist) {
-		if err := harness.AddNetNS(st.NetNS); err != nil {
+	if _, err := os.Stat(sandbox.NetNSPath(st.NetNS)); errors.Is(err, fs.ErrNotExist) {
+		if err := sandbox.AddNetNS(st.NetNS); err != nil {
 			return err
 		}
 	}
@@ -55,7 +55,7 @@ func (r *podRunner) attach(ctx context.Context, pod *corev1.Pod, st *podState) e
 	// only guards against a hung plugin.
 	actx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	res, err := r.cni.AddNetworkList(actx, list, r.runtimeConf(st, harness.NetNSPath(st.NetNS)))
+	res, err := r.cni.AddNetworkList(actx, list, r.runtimeConf(st, sandbox.NetNSPath(st.NetNS)))
 	if err != nil {
 		return fmt.Errorf("CNI ADD: %w", err)
 	}
@@ -86,7 +86,7 @@ func resultIPs(res cnitypes.Result) ([]string, error) {
 // detach runs CNI DEL and removes the pod's namespace. Both are safe to
 // repeat.
 func (r *podRunner) detach(st *podState) error {
-	netns := harness.NetNSPath(st.NetNS)
+	netns := sandbox.NetNSPath(st.NetNS)
 	if _, err := os.Stat(netns); err != nil {
 		netns = "" // CNI DEL must succeed without a namespace too
 	}
@@ -100,8 +100,8 @@ func (r *podRunner) detach(st *podState) error {
 	} else {
 		klog.InfoS("no CNI config: skipping CNI DEL", "pod", st.key(), "err", err)
 	}
-	harness.StopProcessesInNetNS([]string{st.NetNS}, 5*time.Second)
-	if err := harness.DelNetNS(st.NetNS); err != nil {
+	sandbox.StopProcessesInNetNS([]string{st.NetNS}, 5*time.Second)
+	if err := sandbox.DelNetNS(st.NetNS); err != nil {
 		return err
 	}
 	klog.InfoS("pod network detached", "pod", st.key(), "uid", st.UID)

@@ -18,7 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 
-	"github.com/ovnkube/ovnkube/test/harness"
+	"github.com/ovnkube/ovnkube/pkg/sandbox"
 )
 
 func firstContainer(pod *corev1.Pod) *corev1.Container {
@@ -47,7 +47,7 @@ func (r *podRunner) teardown(st *podState, grace time.Duration) error {
 
 // stopWithGrace sends SIGTERM to the process group, SIGKILL after grace
 // (at least 1 s, at most 10 s).
-func stopWithGrace(p *harness.Process, grace time.Duration) {
+func stopWithGrace(p *sandbox.Process, grace time.Duration) {
 	grace = min(max(grace, time.Second), 10*time.Second)
 	pgid := p.Pid()
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
@@ -111,7 +111,7 @@ func (r *podRunner) startProcess(pod *corev1.Pod, c *corev1.Container, st *podSt
 	}
 	exitFile := filepath.Join(dir, "exit-code")
 	_ = os.Remove(exitFile)
-	p := &harness.Process{Detached: true, Env: env, NetNS: harness.NetNSPath(st.NetNS), WorkDir: c.WorkingDir}
+	p := &sandbox.Process{Detached: true, Env: env, NetNS: sandbox.NetNSPath(st.NetNS), WorkDir: c.WorkingDir}
 	if p.WorkDir == "" {
 		p.WorkDir = dir
 	}
@@ -127,7 +127,7 @@ func (r *podRunner) startProcess(pod *corev1.Pod, c *corev1.Container, st *podSt
 }
 
 // watchProcess records the exit of the pod's process and requeues the pod.
-func (r *podRunner) watchProcess(st *podState, p *harness.Process) {
+func (r *podRunner) watchProcess(st *podState, p *sandbox.Process) {
 	<-p.Exited()
 	code := 137 // killed: no exit file
 	if data, err := os.ReadFile(filepath.Join(r.o.stateDir, string(st.UID), "exit-code")); err == nil {

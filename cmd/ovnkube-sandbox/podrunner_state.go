@@ -12,7 +12,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/ovnkube/ovnkube/test/harness"
+	"github.com/ovnkube/ovnkube/pkg/sandbox"
 )
 
 func (r *podRunner) statePath(uid types.UID) string {
@@ -51,7 +51,7 @@ func (r *podRunner) loadState(uid types.UID) (*podState, error) {
 // podNetNS finds the network namespace of the pod with this UID in a
 // sandbox (used by exec, from the root namespace).
 func podNetNS(c *cluster, uid types.UID) (string, error) {
-	names, err := harness.ListNetNS(c.netnsPrefix())
+	names, err := sandbox.ListNetNS(c.netnsPrefix())
 	if err != nil {
 		return "", err
 	}

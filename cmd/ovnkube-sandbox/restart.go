@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ovnkube/ovnkube/test/harness"
+	"github.com/ovnkube/ovnkube/pkg/sandbox"
 )
 
 // restartDir holds one marker file per component being restarted, so a
@@ -59,7 +59,7 @@ func runRestart(dir, name string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var rec *harness.ProcessRecord
+	var rec *sandbox.ProcessRecord
 	var names []string
 	for i := range recs {
 		if recs[i].Name == name {
@@ -81,7 +81,7 @@ func runRestart(dir, name string, out io.Writer) error {
 	t0 := time.Now()
 	// The restarted process must outlive this command.
 	rec.Detached = true
-	p, err := harness.Restart(*rec)
+	p, err := sandbox.Restart(*rec)
 	if err != nil {
 		return err
 	}

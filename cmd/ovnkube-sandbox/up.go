@@ -13,7 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ovnkube/ovnkube/test/harness"
+	"github.com/ovnkube/ovnkube/pkg/sandbox"
 )
 
 type upOptions struct {
@@ -40,7 +40,7 @@ func newUpCommand() *cobra.Command {
 	f.StringVar(&o.binDir, "bin-dir", defaultBinDir(), "directory with ovnkube, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl")
 	f.BoolVar(&o.detach, "detach", false, "return once the cluster is ready and leave it running (stop it with `down`)")
 	f.StringVar(&o.clusterSubnets, "cluster-subnets", "10.244.0.0/16/24", "pod network CIDR/host prefix, passed to ovnkube master")
-	f.StringVar(&o.serviceCIDRs, "service-cidrs", harness.DefaultServiceCIDR, "service CIDR(s), passed to kube-apiserver and ovnkube master")
+	f.StringVar(&o.serviceCIDRs, "service-cidrs", sandbox.DefaultServiceCIDR, "service CIDR(s), passed to kube-apiserver and ovnkube master")
 	f.StringArrayVar(&o.masterArgs, "master-arg", nil, "extra argument for ovnkube master (repeatable)")
 	f.IntVar(&o.nodes, "nodes", 2, "number of nodes (network namespaces with OVS, ovn-controller, ovnkube node and a pod runner); 0 for none")
 	f.StringArrayVar(&o.nodeArgs, "node-arg", nil, "extra argument for every ovnkube node (repeatable)")
@@ -53,7 +53,7 @@ func defaultBinDir() string {
 	if exe, err := os.Executable(); err == nil {
 		return filepath.Dir(exe)
 	}
-	return harness.BinDir()
+	return sandbox.BinDir()
 }
 
 // starter starts the sandbox's processes and records each in the pid file
@@ -64,16 +64,16 @@ type starter struct {
 	c         *cluster
 	mu        sync.Mutex
 	cancelled bool
-	procs     []*harness.Process
+	procs     []*sandbox.Process
 }
 
 var errInterrupted = errors.New("interrupted")
 
-func (s *starter) launch() harness.Launch {
-	return harness.Launch{
+func (s *starter) launch() sandbox.Launch {
+	return sandbox.Launch{
 		BinDir:   s.c.BinDir,
 		Detached: s.c.Detached,
-		OnStart: func(p *harness.Process) error {
+		OnStart: func(p *sandbox.Process) error {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			if s.cancelled {
@@ -91,10 +91,10 @@ func (s *starter) cancel() {
 	s.mu.Unlock()
 }
 
-func (s *starter) processes() []*harness.Process {
+func (s *starter) processes() []*sandbox.Process {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]*harness.Process(nil), s.procs...)
+	return append([]*sandbox.Process(nil), s.procs...)
 }
 
 func runUp(o *upOptions, out io.Writer) error {
@@ -123,7 +123,7 @@ func runUp(o *upOptions, out io.Writer) error {
 	case sig := <-sigs:
 		fmt.Fprintf(out, "%s during start-up: tearing down\n", sig)
 		s.cancel()
-		harness.StopInReverse(s.processes()...)
+		sandbox.StopInReverse(s.processes()...)
 		<-started
 		if terr := teardown(c.Dir, false, out); terr != nil {
 			return terr
@@ -167,12 +167,12 @@ func prepare(o *upOptions) (*cluster, error) {
 	// Every binary up front: a missing one should not cost a 5 s apiserver
 	// start before it is noticed.
 	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "ovnkube"} {
-		if _, err := harness.BuiltBin(binDir, b); err != nil {
+		if _, err := sandbox.BuiltBin(binDir, b); err != nil {
 			return nil, err
 		}
 	}
 	for _, b := range []string{"etcd", "ovsdb-tool", "ovsdb-server", "ovn-northd", "ovn-nbctl", "ovn-sbctl"} {
-		if _, err := harness.DebianBin(b); err != nil {
+		if _, err := sandbox.DebianBin(b); err != nil {
 			return nil, err
 		}
 	}
@@ -221,7 +221,7 @@ func prepare(o *upOptions) (*cluster, error) {
 			return nil, err
 		}
 	}
-	self, err := harness.SelfRecord("ovnkube-sandbox-up")
+	self, err := sandbox.SelfRecord("ovnkube-sandbox-up")
 	if err != nil {
 		return nil, err
 	}
@@ -235,14 +235,14 @@ func prepare(o *upOptions) (*cluster, error) {
 // startAll starts the components in dependency order.
 func startAll(s *starter, out io.Writer) error {
 	c := s.c
-	ovn, err := harness.StartOVNWith(c.ovnDir(), harness.OVNOptions{Launch: s.launch()})
+	ovn, err := sandbox.StartOVNWith(c.ovnDir(), sandbox.OVNOptions{Launch: s.launch()})
 	if err != nil {
 		return err
 	}
 	c.NBAddress, c.SBAddress = ovn.NBAddress, ovn.SBAddress
 	fmt.Fprintf(out, "  %-26s ready in %s\n", "OVN NB, SB, northd", round(ovn.ReadyIn))
 
-	kube, err := harness.StartKube(c.kubeDir(), harness.KubeOptions{
+	kube, err := sandbox.StartKube(c.kubeDir(), sandbox.KubeOptions{
 		ControllerManager: true,
 		Scheduler:         true,
 		ServiceCIDR:       c.ServiceCIDRs,
@@ -259,7 +259,7 @@ func startAll(s *starter, out io.Writer) error {
 		fmt.Fprintf(out, "  %-26s ready in %s\n", t.name, round(t.d))
 	}
 
-	master, err := harness.StartMaster(c.Dir, harness.MasterOptions{
+	master, err := sandbox.StartMaster(c.Dir, sandbox.MasterOptions{
 		Kubeconfig:     c.Kubeconfig,
 		NBAddress:      c.NBAddress,
 		SBAddress:      c.SBAddress,
@@ -297,7 +297,7 @@ func printReady(c *cluster, d time.Duration, out io.Writer) {
 // signals us and stops the processes itself; we then only wait for our
 // children and leave the removal to it.
 func watch(s *starter, sigs <-chan os.Signal, out io.Writer) error {
-	died := make(chan *harness.Process, 1)
+	died := make(chan *sandbox.Process, 1)
 	for _, p := range s.processes() {
 		go func() {
 			<-p.Exited()
@@ -346,8 +346,8 @@ func round(d time.Duration) time.Duration {
 	return d.Round(time.Millisecond)
 }
 
-func without(ps []*harness.Process, drop *harness.Process) []*harness.Process {
-	var out []*harness.Process
+func without(ps []*sandbox.Process, drop *sandbox.Process) []*sandbox.Process {
+	var out []*sandbox.Process
 	for _, p := range ps {
 		if p != drop {
 			out = append(out, p)

@@ -24,7 +24,6 @@ import (
 	"github.com/ovnkube/ovnkube/pkg/metrics"
 	"github.com/ovnkube/ovnkube/pkg/ovsdbclient"
 	"github.com/ovnkube/ovnkube/pkg/reconcile"
-	"github.com/ovnkube/ovnkube/pkg/topology"
 )
 
 // Run runs the master until ctx ends. It returns an error for anything that
@@ -61,6 +60,11 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	// cache handler before its first monitor: forward through a pointer.
 	var handler atomic.Pointer[ovsdbcache.EventHandler]
 	forward := &ovsdbcache.EventHandlerFuncs{
+		AddFunc: func(table string, m model.Model) {
+			if h := handler.Load(); h != nil {
+				(*h).OnAdd(table, m)
+			}
+		},
 		UpdateFunc: func(table string, old, cur model.Model) {
 			if h := handler.Load(); h != nil {
 				(*h).OnUpdate(table, old, cur)
@@ -72,25 +76,6 @@ func Run(ctx context.Context, cfg *config.Config) error {
 			}
 		},
 	}
-	nbModel, err := nbdb.FullDatabaseModel()
-	if err != nil {
-		return err
-	}
-	nb, err := ovsdbclient.Connect(ctx, ovsdbclient.Options{
-		Endpoints: cfg.NBEndpoints(), TLS: cfg.NBTLS, Model: nbModel,
-		Indexes: reconcile.ClientIndexes(topology.Tables), Tables: topology.Tables, Handler: forward,
-	})
-	if err != nil {
-		return err
-	}
-	defer nb.Close()
-	r, err := reconcile.New(nb, reconcile.Options{Tables: topology.Tables})
-	if err != nil {
-		return err
-	}
-	h := r.CacheHandler()
-	handler.Store(&h)
-
 	ranges := make([]allocator.Range, len(cfg.ClusterSubnets))
 	for i, s := range cfg.ClusterSubnets {
 		ranges[i] = allocator.Range{CIDR: s.CIDR, HostPrefix: s.HostPrefix}
@@ -100,10 +85,31 @@ func Run(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	podIPAM := pod.NewIPAMController(kc, pods.Informer(), nodes.Lister(), recorder)
-
-	r.Register(cluster.OwnerType(cfg))
-	r.Register(node.OwnerType(nodes.Lister(), recorder, subnets.Release))
-	r.Register(pod.OwnerType(pods.Lister(), recorder, podIPAM.Release))
+	// The owner types decide which NB tables are monitored and managed.
+	types := []reconcile.OwnerType{
+		cluster.OwnerType(cfg),
+		node.OwnerType(nodes.Lister(), recorder, subnets.Release),
+		pod.OwnerType(pods.Lister(), recorder, podIPAM.Release),
+	}
+	tables := reconcile.Tables(types...)
+	nbModel, err := nbdb.FullDatabaseModel()
+	if err != nil {
+		return err
+	}
+	nb, err := ovsdbclient.Connect(ctx, ovsdbclient.Options{
+		Endpoints: cfg.NBEndpoints(), TLS: cfg.NBTLS, Model: nbModel,
+		Indexes: reconcile.ClientIndexes(nbdb.Schema(), tables), Tables: tables, Handler: forward,
+	})
+	if err != nil {
+		return err
+	}
+	defer nb.Close()
+	r, err := reconcile.New(nb, reconcile.Options{}, types...)
+	if err != nil {
+		return err
+	}
+	h := r.CacheHandler()
+	handler.Store(&h)
 	for informer, handler := range map[cache.SharedIndexInformer]cache.ResourceEventHandler{
 		nodes.Informer(): node.Handlers(subnets, r),
 		pods.Informer():  pod.Handlers(podIPAM, r),

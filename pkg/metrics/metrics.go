@@ -61,6 +61,16 @@ var (
 		Help:      "Owners waiting in the reconcile queue.",
 	})
 
+	// PendingOwners is how many owners have a reconcile request not yet
+	// done: queued, being planned or committed, or backing off after an
+	// error. 0 means the NB reflects every change seen so far (owners that
+	// wait for an input or a parent row, or whose input is invalid, are done).
+	PendingOwners = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace,
+		Name:      "reconcile_pending_owners",
+		Help:      "Owners with a reconcile request not yet planned and committed (queued, in flight or backing off).",
+	})
+
 	// InvalidObjects counts Kubernetes objects rejected for bad input. The
 	// object's NB rows are left as they were until the input is fixed.
 	InvalidObjects = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -108,7 +118,7 @@ func init() {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		ReconcileDuration, ReconcileErrors, NBTransactions, NBOperations, NBTransactionDuration,
-		QueueDepth, InvalidObjects, SubnetAllocationFailures, PodAddressAllocationFailures, NodeSubnetsAllocated, NodeSubnetsCapacity,
+		QueueDepth, PendingOwners, InvalidObjects, SubnetAllocationFailures, PodAddressAllocationFailures, NodeSubnetsAllocated, NodeSubnetsCapacity,
 		Ready,
 	)
 	// Export the series tests and dashboards read as 0 from the start, so

@@ -23,7 +23,7 @@ import (
 	"github.com/ovnkube/ovnkube/pkg/node/cni/api"
 	"github.com/ovnkube/ovnkube/pkg/node/cniinstall"
 	"github.com/ovnkube/ovnkube/pkg/node/internal/ovstest"
-	"github.com/ovnkube/ovnkube/test/harness"
+	"github.com/ovnkube/ovnkube/pkg/sandbox"
 )
 
 // TestNodeAgentReal runs the agent against a real kube-apiserver and a
@@ -38,7 +38,7 @@ func TestNodeAgentReal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(kdir)
-	k, err := harness.StartKube(kdir, harness.KubeOptions{})
+	k, err := sandbox.StartKube(kdir, sandbox.KubeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

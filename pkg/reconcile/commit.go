@@ -15,9 +15,11 @@ import (
 
 // ownerPlan is one owner's operations waiting to be committed.
 type ownerPlan struct {
-	owner Owner
-	ops   *planOps
-	empty bool // the owner desired no rows
+	owner    Owner
+	ops      *planOps
+	empty    bool       // the owner desired no rows
+	missing  []target   // rows its references name that are not in the NB
+	released []keyedRow // keyed rows deleted by this plan
 }
 
 // opError is an OVSDB error reported for the operations of a transaction, as
@@ -26,8 +28,17 @@ type opError struct{ msg string }
 
 func (e *opError) Error() string { return e.msg }
 
-// transact commits ops as one transaction and records it in the metrics.
-func transact(ctx context.Context, c client.Client, ops []ovsdb.Operation) error {
+// transact commits ops as one transaction and records it in the metrics;
+// echoes (optional) learns which rows it changes.
+func transact(ctx context.Context, c client.Client, echo *echoes, ops []ovsdb.Operation) (err error) {
+	if echo != nil {
+		withdraw := echo.expect(ops)
+		defer func() {
+			if err != nil {
+				withdraw()
+			}
+		}()
+	}
 	start := time.Now()
 	results, err := c.Transact(ctx, ops...)
 	metrics.NBTransactionDuration.Observe(time.Since(start).Seconds())
@@ -62,7 +73,7 @@ func transact(ctx context.Context, c client.Client, ops []ovsdb.Operation) error
 // commitPlans commits the plans as one transaction. When OVSDB rejects it, the
 // batch is split in halves until the failing owners are isolated, so one bad
 // owner cannot block the rest. It returns the error of every failed owner.
-func commitPlans(ctx context.Context, c client.Client, plans []*ownerPlan) map[Owner]error {
+func commitPlans(ctx context.Context, c client.Client, echo *echoes, plans []*ownerPlan) map[Owner]error {
 	if len(plans) == 0 {
 		return nil
 	}
@@ -70,7 +81,7 @@ func commitPlans(ctx context.Context, c client.Client, plans []*ownerPlan) map[O
 	for i, p := range plans {
 		parts[i] = p.ops
 	}
-	err := transact(ctx, c, render(parts...))
+	err := transact(ctx, c, echo, render(parts...))
 	if err == nil {
 		return nil
 	}
@@ -83,8 +94,8 @@ func commitPlans(ctx context.Context, c client.Client, plans []*ownerPlan) map[O
 		return failed
 	}
 	half := len(plans) / 2
-	failed := commitPlans(ctx, c, plans[:half])
-	for o, e := range commitPlans(ctx, c, plans[half:]) {
+	failed := commitPlans(ctx, c, echo, plans[:half])
+	for o, e := range commitPlans(ctx, c, echo, plans[half:]) {
 		if failed == nil {
 			failed = map[Owner]error{}
 		}

@@ -9,16 +9,21 @@ import (
 	"strings"
 
 	"github.com/ovn-kubernetes/libovsdb/model"
-	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 )
 
 // errParentMissing means a row's parent belongs to another owner whose rows
 // are not in the NB yet (a Node's router port before the Cluster's router).
-// The owner is retried; it is not an error of the owner.
+// The owner waits for the parent to appear; it is not an error of the owner.
 type errParentMissing struct{ ref Ref }
 
 func (e *errParentMissing) Error() string {
 	return fmt.Sprintf("parent %s %q of %s is not in the NB yet", e.ref.Table, e.ref.ID, e.ref.Owner)
+}
+
+// IsParentMissing reports whether err says a row's parent is not in the NB yet.
+func IsParentMissing(err error) bool {
+	var pm *errParentMissing
+	return errors.As(err, &pm)
 }
 
 // planner turns (desired rows, rows in the cache) into OVSDB operations for one
@@ -28,6 +33,10 @@ type planner struct {
 	store      *store
 	byType     map[reflect.Type]*tableInfo
 	names      func() string // fresh named-uuid per insert, unique per transaction
+	// watch is told every row of another owner a plan points at, before the
+	// plan looks it up in the cache: if the row appears after the lookup,
+	// its cache event already finds the dependency recorded.
+	watch func(owner Owner, t target)
 }
 
 type rowKey struct {
@@ -40,234 +49,423 @@ type pending struct {
 	table    *tableInfo
 	row      Row
 	named    string
-	children map[string][]any // ref column -> named uuids of children inserted with it
+	children map[string][]string // ref column -> uuids of children linked at insert
+	refs     map[string][]string // declared ref columns -> resolved uuids
 }
 
-// refMutation collects the element changes of one reference column of one row.
-type refMutation struct {
-	table  string
-	uuid   string
-	column string
-	insert []any
-	delete []any
+// planState is one owner's plan in the making.
+type planState struct {
+	p        *planner
+	owner    Owner
+	have     map[rowKey]existingRow
+	wanted   map[rowKey]bool
+	byKey    map[rowKey]*pending
+	refs     map[string]*refMutation
+	targets  map[target]string // rows of other owners pointed at -> uuid found
+	stale    map[rowKey]bool
+	declared map[rowKey]map[string]bool // ref columns each desired row declares
+	missing  []target                   // referenced rows of others not in the NB
+	released []keyedRow                 // keyed rows this plan deletes
 }
 
-// plan returns the operations that make owner's NB rows equal desired; nil
-// means the NB already matches. tables limits where the owner's
-// existing rows are looked up (nil: every managed table).
-func (p *planner) plan(owner Owner, desired []Row, tables []*tableInfo) (*planOps, error) {
+// keyedRow names a row of a keyed table.
+type keyedRow struct {
+	table *tableInfo
+	name  string
+}
+
+// planResult is one owner's plan: the operations (nil when the NB already
+// matches), every row of other owners its rows point at, and which of the
+// rows its references name were not in the NB (skipped).
+type planResult struct {
+	ops      *planOps
+	targets  map[target]string
+	missing  []target
+	released []keyedRow // to unclaim once committed
+}
+
+// resolved is a row a relation points at: in the NB (model set) or inserted
+// by this plan (pend set).
+type resolved struct {
+	table *tableInfo
+	uuid  string
+	model model.Model
+	pend  *pending
+}
+
+// plan computes the operations that make owner's NB rows equal desired.
+// tables limits where the owner's existing rows are looked up. The result's
+// targets are filled even when it fails with a missing parent.
+func (p *planner) plan(owner Owner, desired []Row, tables []*tableInfo) (planResult, error) {
+	s := &planState{
+		p: p, owner: owner,
+		have: map[rowKey]existingRow{}, wanted: map[rowKey]bool{}, byKey: map[rowKey]*pending{},
+		refs: map[string]*refMutation{}, targets: map[target]string{},
+		stale: map[rowKey]bool{}, declared: map[rowKey]map[string]bool{},
+	}
 	existing, err := p.store.owned(owner, tables)
 	if err != nil {
-		return nil, err
+		return planResult{}, err
 	}
-	have := make(map[rowKey]existingRow, len(existing))
 	var stale []existingRow
 	for _, e := range existing {
 		k := rowKey{e.table.name, e.local}
-		if _, dup := have[k]; dup || e.local == "" {
+		if _, dup := s.have[k]; dup || e.local == "" {
 			stale = append(stale, e) // a duplicate or an unparsable id: not ours to keep
 			continue
 		}
-		have[k] = e
+		s.have[k] = e
+	}
+	wantTable, err := s.validate(desired, tables)
+	if err != nil {
+		return s.result(nil), err
+	}
+	if err := s.adoptKeyed(desired, wantTable); err != nil {
+		return s.result(nil), err
+	}
+	for k, e := range s.have {
+		if !s.wanted[k] {
+			s.stale[k] = true
+			stale = append(stale, e)
+		}
+	}
+	// New rows get their named uuids first, so relations between an owner's
+	// new rows resolve in any order.
+	var inserts []*pending
+	for i, row := range desired {
+		t := wantTable[i]
+		k := rowKey{t.name, row.ID}
+		if _, ok := s.have[k]; ok {
+			continue
+		}
+		pd := &pending{table: t, row: row, named: p.names(), children: map[string][]string{}}
+		inserts = append(inserts, pd)
+		s.byKey[k] = pd
 	}
 
-	var (
-		inserts   []*pending
-		byKey     = map[rowKey]*pending{}
-		updates   []ovsdb.Operation
-		mutates   []ovsdb.Operation
-		refs      = map[string]*refMutation{} // parent uuid + column
-		wanted    = map[rowKey]bool{}
-		wantTable = make([]*tableInfo, len(desired))
-	)
+	out := &planOps{}
+	for i, row := range desired {
+		t := wantTable[i]
+		k := rowKey{t.name, row.ID}
+		refs, err := s.resolveRefs(t, row)
+		if err != nil {
+			return s.result(nil), err
+		}
+		t.setExternalIDs(row.Model, p.externalIDs(owner, t, &row))
+		if pd, ok := s.byKey[k]; ok {
+			pd.refs = refs
+			if err := s.link(pd.named, t, row, nil); err != nil {
+				return s.result(nil), err
+			}
+			continue
+		}
+		e := s.have[k]
+		up, mu, err := diffRow(t, e.uuid, row.Model, e.model, refs)
+		if err != nil {
+			return s.result(nil), fmt.Errorf("%s: %s %q: %w", owner, t.name, row.ID, err)
+		}
+		if up != nil {
+			out.changes = append(out.changes, *up)
+		}
+		if mu != nil {
+			out.changes = append(out.changes, *mu)
+		}
+		if err := s.link(e.uuid, t, row, e.parents); err != nil {
+			return s.result(nil), err
+		}
+	}
+
+	sort.Slice(stale, func(a, b int) bool { return stale[a].uuid < stale[b].uuid })
+	for _, e := range stale {
+		if e.table.keyed {
+			s.released = append(s.released, keyedRow{e.table, e.local})
+		}
+		if err := s.unlinkStale(e); err != nil {
+			return s.result(nil), err
+		}
+		out.deletes = append(out.deletes, deleteOp(e.table.name, e.uuid))
+	}
+
+	ins, err := insertOps(inserts)
+	if err != nil {
+		return s.result(nil), fmt.Errorf("%s: %w", owner, err)
+	}
+	out.inserts = ins
+	for _, m := range s.refs {
+		out.refs = append(out.refs, m)
+	}
+	if out.size() == 0 {
+		return s.result(nil), nil
+	}
+	return s.result(out), nil
+}
+
+func (s *planState) result(ops *planOps) planResult {
+	return planResult{ops: ops, targets: s.targets, missing: s.missing, released: s.released}
+}
+
+// validate checks the desired rows and returns each row's table.
+func (s *planState) validate(desired []Row, tables []*tableInfo) ([]*tableInfo, error) {
+	owner := s.owner
+	wantTable := make([]*tableInfo, len(desired))
 	for i := range desired {
 		row := &desired[i]
-		t, ok := p.byType[reflect.TypeOf(row.Model)]
+		t, ok := s.p.byType[reflect.TypeOf(row.Model)]
 		if !ok {
 			return nil, fmt.Errorf("%s: row %q: model %T is not a managed table", owner, row.ID, row.Model)
 		}
 		if tables != nil && !slices.Contains(tables, t) {
 			return nil, fmt.Errorf("%s: row %q is a %s row, a table its owner type does not declare", owner, row.ID, t.name)
 		}
-		if row.ID == "" {
-			return nil, fmt.Errorf("%s: %s row without an id", owner, t.name)
-		}
-		if !t.root && row.Parent == nil {
-			// OVSDB garbage-collects unreferenced rows of non-root tables at commit.
-			return nil, fmt.Errorf("%s: %s row %q of a non-root table needs a parent", owner, t.name, row.ID)
+		if row.ID == "" || strings.Contains(row.ID, ",") {
+			return nil, fmt.Errorf("%s: %s row id %q: empty or with a comma", owner, t.name, row.ID)
 		}
 		k := rowKey{t.name, row.ID}
-		if wanted[k] {
+		if s.wanted[k] {
 			return nil, fmt.Errorf("%s: two %s rows with id %q", owner, t.name, row.ID)
 		}
-		wanted[k] = true
+		s.wanted[k] = true
 		wantTable[i] = t
-		t.setExternalIDs(row.Model, p.externalIDs(owner, row))
-	}
-
-	for i := range desired {
-		row, t := desired[i], wantTable[i]
-		k := rowKey{t.name, row.ID}
-		if e, ok := have[k]; ok {
-			if e.parent == t.externalIDs(row.Model)[ParentKey] {
-				up, mu, err := diffRow(t, e.uuid, row.Model, e.model)
-				if err != nil {
-					return nil, fmt.Errorf("%s: %s %q: %w", owner, t.name, row.ID, err)
-				}
-				if up != nil {
-					updates = append(updates, *up)
-				}
-				if mu != nil {
-					mutates = append(mutates, *mu)
-				}
-				continue
+		kept := false
+		for _, ref := range row.Parents {
+			col, err := s.p.parentColumn(ref, t)
+			if err != nil {
+				return nil, fmt.Errorf("%s: parent of %s %q: %w", owner, t.name, row.ID, err)
 			}
-			// The row moved to another parent: replace it.
-			delete(have, k)
-			stale = append(stale, e)
+			kept = kept || col.strong
 		}
-		pd := &pending{table: t, row: row, named: p.names(), children: map[string][]any{}}
-		inserts = append(inserts, pd)
-		byKey[k] = pd
+		if !t.root && !kept {
+			// OVSDB garbage-collects unreferenced rows of non-root tables at commit.
+			return nil, fmt.Errorf("%s: %s row %q of a non-root table needs a parent with a strong reference column", owner, t.name, row.ID)
+		}
+		if len(row.Refs) > 0 {
+			s.declared[k] = map[string]bool{}
+		}
+		for name, targets := range row.Refs {
+			c, ok := t.refs[name]
+			if !ok {
+				return nil, fmt.Errorf("%s: %s %q declares %q, not a reference column", owner, t.name, row.ID, name)
+			}
+			for _, ref := range targets {
+				if ref.Table != c.refTable {
+					return nil, fmt.Errorf("%s: %s %q column %s refers to %s, not %s", owner, t.name, row.ID, name, c.refTable, ref.Table)
+				}
+			}
+			s.declared[k][name] = true
+		}
 	}
+	return wantTable, nil
+}
 
-	// Link new rows into their parents.
-	for _, pd := range inserts {
-		ref := pd.row.Parent
-		if ref == nil {
+// adoptKeyed claims the owner's desired rows of keyed tables and finds those
+// already in the NB by name: created by an earlier run or by hand, they are
+// this owner's row from now on.
+func (s *planState) adoptKeyed(desired []Row, wantTable []*tableInfo) error {
+	for i, row := range desired {
+		t := wantTable[i]
+		if !t.keyed {
 			continue
 		}
-		pt, ok := p.store.tables[ref.Table]
-		if !ok {
-			return nil, fmt.Errorf("%s: parent table %s of %q is not managed", owner, ref.Table, pd.row.ID)
+		if t.rowName(row.Model) != row.ID || len(row.Parents) > 0 {
+			return fmt.Errorf("%s: %s row %q: rows of a table without external_ids need their name as id and no parents", s.owner, t.name, row.ID)
 		}
-		col, ok := pt.childColumn[pd.table.name]
-		if !ok {
-			return nil, fmt.Errorf("%s: %s has no column referring to %s", owner, ref.Table, pd.table.name)
+		if !s.p.store.claim(t, row.ID, s.owner) {
+			return fmt.Errorf("%s: %s %q is desired by another owner; shared rows need a Shared owner", s.owner, t.name, row.ID)
 		}
-		pk := rowKey{ref.Table, ref.ID}
-		if ref.Owner == owner {
-			if parent, ok := byKey[pk]; ok {
-				parent.children[col.name] = append(parent.children[col.name], ovsdb.UUID{GoUUID: pd.named})
-				continue
-			}
-			if e, ok := have[pk]; ok {
-				p.addRef(refs, pt.name, e.uuid, col.name, pd.named, true)
-				continue
-			}
-			return nil, fmt.Errorf("%s: parent %s %q of %q is not among the owner's rows", owner, ref.Table, ref.ID, pd.row.ID)
+		k := rowKey{t.name, row.ID}
+		if _, ok := s.have[k]; ok {
+			continue
 		}
-		uuid, found, err := p.store.find(ref.Owner, pt, ref.ID)
+		e, err := s.p.store.byName(t, row.ID)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if !found {
-			return nil, &errParentMissing{ref: *ref}
+		if e != nil {
+			s.have[k] = *e
 		}
-		p.addRef(refs, pt.name, uuid, col.name, pd.named, true)
 	}
+	return nil
+}
 
-	// Stale rows: unlink from a parent that stays, then delete.
-	staleByKey := map[rowKey]bool{}
-	for k := range have {
-		if !wanted[k] {
-			staleByKey[k] = true
+// parentColumn resolves a parent reference's table and column.
+func (p *planner) parentColumn(ref Ref, child *tableInfo) (column, error) {
+	pt, ok := p.store.tables[ref.Table]
+	if !ok {
+		return column{}, fmt.Errorf("table %s is not managed", ref.Table)
+	}
+	if strings.Contains(ref.ID, ",") || strings.Contains(ref.Owner.Name, ",") {
+		return column{}, fmt.Errorf("%s %q of %s: ids with a comma cannot be recorded", ref.Table, ref.ID, ref.Owner)
+	}
+	return pt.parentColumn(child.name, ref.Column)
+}
+
+// resolve finds the row ref points at. Rows of this owner must be among its
+// desired rows; rows of other owners are looked up in the cache and recorded
+// as dependencies. found is false when the row is not there.
+func (s *planState) resolve(ref Ref) (resolved, bool, error) {
+	t, ok := s.p.store.tables[ref.Table]
+	if !ok {
+		return resolved{}, false, fmt.Errorf("%s: table %s is not managed", s.owner, ref.Table)
+	}
+	if ref.Owner == s.owner {
+		k := rowKey{ref.Table, ref.ID}
+		if pd, ok := s.byKey[k]; ok {
+			return resolved{table: t, uuid: pd.named, pend: pd}, true, nil
+		}
+		if e, ok := s.have[k]; ok && s.wanted[k] {
+			return resolved{table: t, uuid: e.uuid, model: e.model}, true, nil
+		}
+		return resolved{}, false, fmt.Errorf("%s: %s %q is not among the owner's rows", s.owner, ref.Table, ref.ID)
+	}
+	tg := ref.target()
+	if _, seen := s.targets[tg]; !seen {
+		s.targets[tg] = ""
+		if s.p.watch != nil {
+			s.p.watch(s.owner, tg)
 		}
 	}
-	for k, e := range have {
-		if staleByKey[k] {
-			stale = append(stale, e)
-		}
+	e, err := s.p.store.find(ref.Owner, t, ref.ID)
+	if err != nil || e == nil {
+		return resolved{}, false, err
 	}
-	sort.Slice(stale, func(a, b int) bool { return stale[a].uuid < stale[b].uuid })
-	var deletes []ovsdb.Operation
-	for _, e := range stale {
-		if e.parent != "" {
-			if err := p.unlink(owner, e, staleByKey, refs); err != nil {
+	s.targets[tg] = e.uuid
+	return resolved{table: t, uuid: e.uuid, model: e.model}, true, nil
+}
+
+// resolveRefs returns the uuids of a row's declared reference columns.
+// Targets of other owners that are not in the NB are skipped.
+func (s *planState) resolveRefs(t *tableInfo, row Row) (map[string][]string, error) {
+	if len(row.Refs) == 0 {
+		return nil, nil
+	}
+	out := make(map[string][]string, len(row.Refs))
+	for name, targets := range row.Refs {
+		uuids := make([]string, 0, len(targets))
+		for _, ref := range targets {
+			r, found, err := s.resolve(ref)
+			if err != nil {
 				return nil, err
 			}
+			if found {
+				uuids = append(uuids, r.uuid)
+			} else {
+				s.missing = append(s.missing, ref.target())
+			}
 		}
-		deletes = append(deletes, ovsdb.Operation{Op: ovsdb.OperationDelete, Table: e.table.name, Where: uuidWhere(e.uuid)})
-	}
-
-	ins, err := insertOps(inserts)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", owner, err)
-	}
-	out := &planOps{inserts: ins, changes: append(updates, mutates...), deletes: deletes}
-	for _, m := range refs {
-		out.refs = append(out.refs, m)
-	}
-	if out.size() == 0 {
-		return nil, nil
+		out[name] = uuids
 	}
 	return out, nil
 }
 
-// planOps is one owner's operations by kind. Reference mutations are kept
-// apart so a transaction of many owners links all of them into a shared
-// parent (ovn_cluster_router.ports, a node switch's ports) with one mutation.
-type planOps struct {
-	inserts []ovsdb.Operation // children before parents
-	refs    []*refMutation    // elements added to / removed from existing parents
-	changes []ovsdb.Operation // updates and content mutations
-	deletes []ovsdb.Operation
-}
-
-// size is the number of operations the plan costs on its own.
-func (p *planOps) size() int {
-	if p == nil {
-		return 0
-	}
-	n := len(p.inserts) + len(p.changes) + len(p.deletes)
-	for _, m := range p.refs {
-		if len(m.insert) > 0 {
-			n++
+// link makes row (uuid: real, or named when new) a member of exactly its
+// desired parents: it joins the parents it is missing from (checked against
+// the parent's column every time, so a parent re-created empty is refilled)
+// and leaves those it was recorded in and no longer wants.
+func (s *planState) link(uuid string, t *tableInfo, row Row, recorded []parentLink) error {
+	want := map[parentLink]bool{}
+	for _, ref := range row.Parents {
+		col, err := s.p.parentColumn(ref, t)
+		if err != nil {
+			return err
 		}
-		if len(m.delete) > 0 {
-			n++
+		want[parentLink{target: ref.target(), column: col.name}] = true
+		parent, found, err := s.resolve(ref)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return &errParentMissing{ref: ref}
+		}
+		if s.declared[rowKey{ref.Table, ref.ID}][col.name] && ref.Owner == s.owner {
+			return fmt.Errorf("%s: %s %q names %s %q as parent through %s, a column that row declares in its Refs", s.owner, t.name, row.ID, ref.Table, ref.ID, col.name)
+		}
+		switch {
+		case parent.pend != nil:
+			parent.pend.children[col.name] = append(parent.pend.children[col.name], uuid)
+		case !slices.Contains(parent.table.uuids(parent.model, col), uuid):
+			s.addRef(parent.table.name, parent.uuid, col.name, uuid, true)
 		}
 	}
-	return n
-}
-
-// render orders the operations of several plans as one transaction: inserts
-// (defining every named uuid), merged links into existing parents, changes,
-// merged unlinks, deletes. OVSDB checks references at commit, so a row may
-// be deleted before its parent's reference to it is removed.
-func render(plans ...*planOps) []ovsdb.Operation {
-	var inserts, changes, deletes []ovsdb.Operation
-	refs := map[string]*refMutation{}
-	for _, p := range plans {
-		if p == nil {
+	for _, l := range recorded {
+		pt, ok := s.p.store.tables[l.table]
+		if !ok {
 			continue
 		}
-		inserts = append(inserts, p.inserts...)
-		changes = append(changes, p.changes...)
-		deletes = append(deletes, p.deletes...)
-		for _, m := range p.refs {
-			k := m.uuid + "/" + m.column
-			merged, ok := refs[k]
-			if !ok {
-				merged = &refMutation{table: m.table, uuid: m.uuid, column: m.column}
-				refs[k] = merged
-			}
-			merged.insert = append(merged.insert, m.insert...)
-			merged.delete = append(merged.delete, m.delete...)
+		col, err := pt.parentColumn(t.name, l.column)
+		if err != nil || want[parentLink{target: l.target, column: col.name}] {
+			continue
 		}
+		s.leave(l, pt, col, uuid)
 	}
-	ops := make([]ovsdb.Operation, 0, len(inserts)+len(changes)+len(deletes)+2*len(refs))
-	ops = append(ops, inserts...)
-	ops = append(ops, refOps(refs, true)...)
-	ops = append(ops, changes...)
-	ops = append(ops, refOps(refs, false)...)
-	return append(ops, deletes...)
+	return nil
+}
+
+// leave removes uuid from a recorded parent's column, when the parent is
+// still there and holds it.
+func (s *planState) leave(l parentLink, pt *tableInfo, col column, uuid string) {
+	if l.owner == s.owner {
+		k := rowKey{l.table, l.local}
+		if s.stale[k] {
+			return // the parent goes in this transaction too
+		}
+		if e, ok := s.have[k]; ok && slices.Contains(pt.uuids(e.model, col), uuid) {
+			s.addRef(pt.name, e.uuid, col.name, uuid, false)
+		}
+		return
+	}
+	e, err := s.p.store.find(l.owner, pt, l.local)
+	if err != nil || e == nil {
+		return
+	}
+	if slices.Contains(pt.uuids(e.model, col), uuid) {
+		s.addRef(pt.name, e.uuid, col.name, uuid, false)
+	}
+}
+
+// unlinkStale removes a row about to be deleted from every reference that
+// would keep it or fail the delete: the parents it was recorded in and, for
+// root rows, strong references other rows hold to it.
+func (s *planState) unlinkStale(e existingRow) error {
+	for _, l := range e.parents {
+		pt, ok := s.p.store.tables[l.table]
+		if !ok {
+			continue // unknown parent: the explicit delete is all we can do
+		}
+		col, err := pt.parentColumn(e.table.name, l.column)
+		if err != nil {
+			continue
+		}
+		s.leave(l, pt, col, e.uuid)
+	}
+	if !e.table.root {
+		return nil
+	}
+	for _, h := range s.p.store.referencing(e.table, e.uuid) {
+		if h.owner == s.owner && s.stale[rowKey{h.table.name, h.local}] {
+			continue // the holder goes in this transaction too
+		}
+		s.addRef(h.table.name, h.uuid, h.col.name, e.uuid, false)
+	}
+	return nil
+}
+
+func (s *planState) addRef(table, uuid, column, child string, insert bool) {
+	k := uuid + "/" + column
+	m, ok := s.refs[k]
+	if !ok {
+		m = &refMutation{table: table, uuid: uuid, column: column}
+		s.refs[k] = m
+	}
+	if insert {
+		m.insert = append(m.insert, child)
+	} else {
+		m.delete = append(m.delete, child)
+	}
 }
 
 // externalIDs returns the row's desired external_ids: the translator's keys
-// plus the ownership keys.
-func (p *planner) externalIDs(owner Owner, row *Row) map[string]string {
-	t := p.byType[reflect.TypeOf(row.Model)]
+// plus the ownership keys and the parents it is linked into.
+func (p *planner) externalIDs(owner Owner, t *tableInfo, row *Row) map[string]string {
 	src := t.externalIDs(row.Model)
 	ids := make(map[string]string, len(src)+5)
 	for k, v := range src {
@@ -277,154 +475,12 @@ func (p *planner) externalIDs(owner Owner, row *Row) map[string]string {
 	ids[OwnerTypeKey] = owner.Type
 	ids[OwnerKey] = owner.Name
 	ids[IDKey] = rowID(p.controller, owner, row.ID)
-	if row.Parent != nil {
-		ids[ParentKey] = row.Parent.Table + ":" + rowID(p.controller, row.Parent.Owner, row.Parent.ID)
+	if len(row.Parents) > 0 {
+		links := make([]parentLink, len(row.Parents))
+		for i, ref := range row.Parents {
+			links[i] = parentLink{target: ref.target(), column: ref.Column}
+		}
+		ids[ParentKey] = encodeParents(p.controller, links)
 	}
 	return ids
-}
-
-// unlink removes a stale row from its parent's reference column, unless the
-// parent goes away in the same transaction (then OVSDB collects the child).
-func (p *planner) unlink(owner Owner, e existingRow, staleByKey map[rowKey]bool, refs map[string]*refMutation) error {
-	table, id, ok := strings.Cut(e.parent, ":")
-	pt, managed := p.store.tables[table]
-	if !ok || !managed {
-		return nil // unknown parent: the explicit delete is all we can do
-	}
-	_, pOwner, local, err := parseRowID(id)
-	if err != nil {
-		return nil
-	}
-	if pOwner == owner && staleByKey[rowKey{table, local}] {
-		return nil
-	}
-	col, ok := pt.childColumn[e.table.name]
-	if !ok {
-		return nil
-	}
-	uuid, found, err := p.store.find(pOwner, pt, local)
-	if err != nil {
-		return err
-	}
-	if found {
-		p.addRef(refs, table, uuid, col.name, e.uuid, false)
-	}
-	return nil
-}
-
-func (p *planner) addRef(refs map[string]*refMutation, table, uuid, column, child string, insert bool) {
-	k := uuid + "/" + column
-	m, ok := refs[k]
-	if !ok {
-		m = &refMutation{table: table, uuid: uuid, column: column}
-		refs[k] = m
-	}
-	if insert {
-		m.insert = append(m.insert, ovsdb.UUID{GoUUID: child})
-	} else {
-		m.delete = append(m.delete, ovsdb.UUID{GoUUID: child})
-	}
-}
-
-// refOps renders the collected reference mutations, inserts or deletes.
-func refOps(refs map[string]*refMutation, insert bool) []ovsdb.Operation {
-	keys := make([]string, 0, len(refs))
-	for k := range refs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var ops []ovsdb.Operation
-	for _, k := range keys {
-		m := refs[k]
-		elems, mutator := m.delete, ovsdb.MutateOperationDelete
-		if insert {
-			elems, mutator = m.insert, ovsdb.MutateOperationInsert
-		}
-		if len(elems) == 0 {
-			continue
-		}
-		ops = append(ops, ovsdb.Operation{
-			Op: ovsdb.OperationMutate, Table: m.table, Where: uuidWhere(m.uuid),
-			Mutations: []ovsdb.Mutation{{Column: m.column, Mutator: mutator, Value: ovsdb.OvsSet{GoSet: elems}}},
-		})
-	}
-	return ops
-}
-
-// insertOps renders inserts children first, so every named uuid a parent's
-// row refers to was defined by an earlier operation of the transaction.
-func insertOps(inserts []*pending) ([]ovsdb.Operation, error) {
-	byNamed := map[string]*pending{}
-	for _, pd := range inserts {
-		byNamed[pd.named] = pd
-	}
-	depth := map[*pending]int{}
-	var height func(pd *pending) int
-	height = func(pd *pending) int {
-		if d, ok := depth[pd]; ok {
-			return d
-		}
-		h := 0
-		for _, kids := range pd.children {
-			for _, k := range kids {
-				if c := byNamed[k.(ovsdb.UUID).GoUUID]; c != nil {
-					if ch := height(c) + 1; ch > h {
-						h = ch
-					}
-				}
-			}
-		}
-		depth[pd] = h
-		return h
-	}
-	ordered := append([]*pending(nil), inserts...)
-	sort.SliceStable(ordered, func(a, b int) bool { return height(ordered[a]) < height(ordered[b]) })
-	ops := make([]ovsdb.Operation, 0, len(ordered))
-	for _, pd := range ordered {
-		row, err := insertRow(pd.table, pd.row.Model)
-		if err != nil {
-			return nil, fmt.Errorf("%s %q: %w", pd.table.name, pd.row.ID, err)
-		}
-		for col, kids := range pd.children {
-			row[col] = ovsdb.OvsSet{GoSet: kids}
-		}
-		ops = append(ops, ovsdb.Operation{Op: ovsdb.OperationInsert, Table: pd.table.name, Row: row, UUIDName: pd.named})
-	}
-	return ops, nil
-}
-
-// insertRow renders the content columns of m that differ from their default.
-func insertRow(t *tableInfo, m model.Model) (ovsdb.Row, error) {
-	row := ovsdb.Row{}
-	for _, c := range t.content {
-		v := t.value(m, c.field)
-		if isEmpty(v) {
-			continue
-		}
-		ov, err := ovsdb.NativeToOvs(c.schema, v.Interface())
-		if err != nil {
-			return nil, fmt.Errorf("column %s: %w", c.name, err)
-		}
-		row[c.name] = ov
-	}
-	return row, nil
-}
-
-func isEmpty(v reflect.Value) bool {
-	switch v.Kind() {
-	case reflect.Pointer, reflect.Slice, reflect.Map:
-		return v.IsNil() || (v.Kind() != reflect.Pointer && v.Len() == 0)
-	default:
-		return v.IsZero()
-	}
-}
-
-func uuidWhere(uuid string) []ovsdb.Condition {
-	return []ovsdb.Condition{{Column: "_uuid", Function: ovsdb.ConditionEqual, Value: ovsdb.UUID{GoUUID: uuid}}}
-}
-
-// IsParentMissing reports whether err says a row's parent is not in the NB yet.
-func IsParentMissing(err error) bool {
-	var pm *errParentMissing
-	return errors.As(err, &pm)
 }

@@ -13,15 +13,14 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/client"
-	"github.com/ovn-kubernetes/libovsdb/model"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 
@@ -32,11 +31,16 @@ import (
 type OwnerType struct {
 	// Name is the owner-type value ("Node").
 	Name string
-	// Tables lists every table the owner type writes (nil: all managed
-	// tables). Existing rows are looked up only there, which keeps an
-	// owner's reconcile cheap; a table dropped from the list is no longer
-	// garbage-collected for this type.
+	// Tables lists every table the owner type writes. Existing rows are
+	// looked up only there, which keeps an owner's reconcile cheap; the
+	// reconciler manages (monitors, indexes, garbage-collects) the union of
+	// all owner types' tables.
 	Tables []string
+	// After names the owner types whose rows this type's rows point at
+	// (parents, references): the first pass after start plans those first,
+	// so a cold start links children into parents committed moments before
+	// instead of waiting for them.
+	After []string
 	// List returns the names of every owner of this type that exists now;
 	// used once at start together with the owners found in the NB.
 	List func() ([]string, error)
@@ -54,6 +58,24 @@ type OwnerType struct {
 	Cleared func(name string)
 }
 
+// Tables returns the union of the tables the owner types write, sorted: what
+// the NB client monitors and indexes (ClientIndexes) and the reconciler
+// manages.
+func Tables(types ...OwnerType) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range types {
+		for _, name := range t.Tables {
+			if !seen[name] {
+				seen[name] = true
+				out = append(out, name)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
 // errWait is returned through Wait.
 type errWait struct{ reason string }
 
@@ -66,10 +88,9 @@ func Wait(reason string) error { return &errWait{reason: reason} }
 
 // Options tune batching. Zero values take the defaults.
 type Options struct {
-	Controller string   // owner-controller value, default DefaultController
-	Tables     []string // tables the reconciler manages
-	MaxOwners  int      // owners planned per batch, default 500
-	MaxOps     int      // operations per transaction, default 5000
+	Controller string // owner-controller value, default DefaultController
+	MaxOwners  int    // owners planned per batch, default 500
+	MaxOps     int    // operations per transaction, default 5000
 	RetryBase  time.Duration
 	RetryMax   time.Duration
 	TxnTimeout time.Duration
@@ -77,14 +98,23 @@ type Options struct {
 
 // Reconciler applies owners' desired rows to the NB.
 type Reconciler struct {
-	client  client.Client
-	opts    Options
-	store   *store
-	planner *planner
-	queue   workqueue.TypedRateLimitingInterface[Owner]
+	client   client.Client
+	opts     Options
+	store    *store
+	planner  *planner
+	queue    workqueue.TypedRateLimitingInterface[Owner]
+	deps     *deps
+	declared declaredColumns
+	echoes   echoes
+	inserted appearedRows
+	tracker  *tracker
 
-	mu    sync.Mutex
 	types map[string]*OwnerType
+	order []*OwnerType // types in dependency order (After first)
+
+	// admit is held while a group of owners is enqueued and while a batch
+	// drains the queue, so a group is never split across batches.
+	admit sync.Mutex
 
 	named atomic.Uint64
 
@@ -96,10 +126,10 @@ type Reconciler struct {
 	readyOnce sync.Once
 }
 
-// New builds a reconciler over a connected client whose model carries
-// ClientIndexes(opts.Tables). Register cache events with it before MonitorAll
-// via Handler.
-func New(c client.Client, opts Options) (*Reconciler, error) {
+// New builds a reconciler for the owner types over a connected client whose
+// model carries ClientIndexes(Tables(types...)) and monitors those tables.
+// Hand CacheHandler to the client before its first monitor.
+func New(c client.Client, opts Options, types ...OwnerType) (*Reconciler, error) {
 	if opts.Controller == "" {
 		opts.Controller = DefaultController
 	}
@@ -118,15 +148,17 @@ func New(c client.Client, opts Options) (*Reconciler, error) {
 	if opts.TxnTimeout == 0 {
 		opts.TxnTimeout = 30 * time.Second
 	}
-	dbModel := c.Cache().DatabaseModel()
-	tables, err := buildTables(dbModel, opts.Tables)
+	byName, order, err := orderTypes(types)
+	if err != nil {
+		return nil, err
+	}
+	names := Tables(types...)
+	tables, err := buildTables(c.Cache().DatabaseModel(), names)
 	if err != nil {
 		return nil, err
 	}
 	st := &store{cache: c.Cache(), controller: opts.Controller, tables: tables}
 	byType := map[reflect.Type]*tableInfo{}
-	names := append([]string(nil), opts.Tables...)
-	sort.Strings(names)
 	for _, n := range names {
 		st.order = append(st.order, tables[n])
 		byType[reflect.PointerTo(tables[n].typ)] = tables[n]
@@ -138,53 +170,66 @@ func New(c client.Client, opts Options) (*Reconciler, error) {
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[Owner](opts.RetryBase, opts.RetryMax),
 			workqueue.TypedRateLimitingQueueConfig[Owner]{Name: "ovnkube-nb"}),
-		types: map[string]*OwnerType{},
-		ready: make(chan struct{}),
+		deps:    newDeps(),
+		tracker: newTracker(),
+		types:   byName,
+		order:   order,
+		ready:   make(chan struct{}),
 	}
 	r.planner = &planner{controller: opts.Controller, store: st, byType: byType,
-		names: func() string { return "row" + strconv.FormatUint(r.named.Add(1), 10) }}
+		names: func() string { return "row" + strconv.FormatUint(r.named.Add(1), 10) },
+		watch: r.deps.add,
+	}
+	for _, t := range order {
+		metrics.ReconcileErrors.WithLabelValues(t.Name) // exported as 0 from the start
+	}
 	return r, nil
-}
-
-// Register adds an owner type. Call before Run.
-func (r *Reconciler) Register(t OwnerType) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.types[t.Name] = &t
-	metrics.ReconcileErrors.WithLabelValues(t.Name) // exported as 0 from the start
 }
 
 // Enqueue asks for owner to be reconciled. Informer handlers call it with the
 // object's key; it is cheap and deduplicated while the owner waits.
 func (r *Reconciler) Enqueue(o Owner) {
+	r.tracker.enqueued(o)
 	r.queue.Add(o)
 	metrics.QueueDepth.Set(float64(r.queue.Len()))
 }
 
-// Ready is closed once every owner known at start has been reconciled once.
-func (r *Reconciler) Ready() <-chan struct{} { return r.ready }
+// wakeDeps is the queue item that tells the loop rows have appeared whose
+// dependents may need planning. It is never an owner of rows.
+var wakeDeps = Owner{Type: "\x00rows-appeared"}
 
-// CacheHandler returns the libovsdb cache event handler that requeues the
-// owner of any of our rows changed or deleted by someone else (a row deleted
-// by hand comes back). Our own commits also arrive here; they cost one
-// reconcile that finds nothing to do.
-func (r *Reconciler) CacheHandler() cache.EventHandler {
-	enqueue := func(table string, m model.Model) {
-		t, ok := r.store.tables[table]
-		if !ok {
-			return
-		}
-		ext := t.externalIDs(m)
-		if ext[OwnerControllerKey] != r.opts.Controller || ext[OwnerTypeKey] == "" || ext[OwnerKey] == "" {
-			return
-		}
-		r.Enqueue(Owner{Type: ext[OwnerTypeKey], Name: ext[OwnerKey]})
+// appeared is called by the cache handler for every row of ours inserted.
+func (r *Reconciler) appeared(t target, uuid string) {
+	r.inserted.add(t, uuid)
+	r.queue.Add(wakeDeps)
+}
+
+// dependentsOfAppeared returns the owners to plan because rows they point at
+// appeared since the last look and they have not seen those rows yet.
+func (r *Reconciler) dependentsOfAppeared() []Owner {
+	var out []Owner
+	for t, uuid := range r.inserted.take() {
+		out = append(out, r.deps.stale(t, uuid)...)
 	}
-	return &cache.EventHandlerFuncs{
-		UpdateFunc: func(table string, old, _ model.Model) { enqueue(table, old) },
-		DeleteFunc: func(table string, m model.Model) { enqueue(table, m) },
+	return out
+}
+
+// EnqueueAll enqueues owners as one group: the reconcile loop takes all of
+// them into the same batch (up to its size bound), so e.g. every member of a
+// re-created load-balancer group is linked back with one mutation.
+func (r *Reconciler) EnqueueAll(owners []Owner) {
+	if len(owners) == 0 {
+		return
+	}
+	r.admit.Lock()
+	defer r.admit.Unlock()
+	for _, o := range owners {
+		r.Enqueue(o)
 	}
 }
+
+// Ready is closed once every owner known at start has been reconciled once.
+func (r *Reconciler) Ready() <-chan struct{} { return r.ready }
 
 // Run reconciles until ctx ends. The caller must have synced the informers
 // and the NB cache: nothing is planned from a partial view.
@@ -202,18 +247,12 @@ func (r *Reconciler) Run(ctx context.Context) error {
 }
 
 // enqueueInitial queues every owner that exists in Kubernetes or still has
-// rows in the NB (deleted while we were down).
+// rows in the NB (deleted while we were down), owner types in dependency
+// order, so that parents are committed before the owners that link into them.
 func (r *Reconciler) enqueueInitial() error {
 	owners := map[Owner]bool{}
-	r.mu.Lock()
-	types := make([]*OwnerType, 0, len(r.types))
-	for _, t := range r.types {
-		types = append(types, t)
-	}
-	r.mu.Unlock()
-	sort.Slice(types, func(a, b int) bool { return typeRank(types[a].Name) < typeRank(types[b].Name) })
 	var order []Owner
-	for _, t := range types {
+	for _, t := range r.order {
 		if t.List == nil {
 			continue
 		}
@@ -221,6 +260,7 @@ func (r *Reconciler) enqueueInitial() error {
 		if err != nil {
 			return fmt.Errorf("list %s owners: %w", t.Name, err)
 		}
+		sort.Strings(names)
 		for _, n := range names {
 			o := Owner{Type: t.Name, Name: n}
 			if !owners[o] {
@@ -229,30 +269,22 @@ func (r *Reconciler) enqueueInitial() error {
 			}
 		}
 	}
+	var gone []Owner
 	for o := range r.store.owners() {
 		if !owners[o] {
 			owners[o] = true
-			order = append(order, o)
+			gone = append(gone, o)
 		}
 	}
+	sort.Slice(gone, func(a, b int) bool { return gone[a].String() < gone[b].String() })
+	order = append(order, gone...)
 	r.initialMu.Lock()
 	r.initial = owners
 	r.initialMu.Unlock()
 	klog.InfoS("Reconciling every owner once", "owners", len(order))
-	for _, o := range order {
-		r.queue.Add(o)
-	}
+	r.EnqueueAll(order)
 	r.markAttempted(nil)
 	return nil
-}
-
-// typeRank orders the first pass so that the Cluster's rows, which other
-// owners link into, are planned first.
-func typeRank(t string) int {
-	if t == OwnerTypeCluster {
-		return 0
-	}
-	return 1
 }
 
 func (r *Reconciler) markAttempted(owners []Owner) {
@@ -277,13 +309,17 @@ func (r *Reconciler) processBatch(ctx context.Context) bool {
 	if shutdown {
 		return false
 	}
-	owners := []Owner{first}
-	for len(owners) < r.opts.MaxOwners && r.queue.Len() > 0 {
-		o, shutdown := r.queue.Get()
-		if shutdown {
-			break
+	owners := r.drain([]Owner{first})
+	for i := slices.Index(owners, wakeDeps); i >= 0; i = slices.Index(owners, wakeDeps) {
+		owners = slices.Delete(owners, i, i+1)
+		r.queue.Done(wakeDeps)
+		for _, o := range r.dependentsOfAppeared() {
+			r.Enqueue(o)
 		}
-		owners = append(owners, o)
+		owners = r.drain(owners)
+	}
+	if len(owners) == 0 {
+		return true
 	}
 	if !r.client.Connected() {
 		// While libovsdb reconnects the cache may be empty or stale; a plan
@@ -304,25 +340,39 @@ func (r *Reconciler) processBatch(ctx context.Context) bool {
 
 	// Owners whose parent row belongs to another owner of this batch (a
 	// pod's port and its node's switch on first start) are planned again
-	// after that owner's rows are committed: a chain Cluster -> Node -> Pod
-	// needs up to three rounds.
-	pending := owners
-	for round := 0; round < 3 && len(pending) > 0; round++ {
+	// after that owner's rows are committed, as many rounds as the chain of
+	// owner types is long; a round that commits nothing ends it.
+	pending, last := owners, false
+	for len(pending) > 0 {
 		inBatch := make(map[Owner]bool, len(pending))
-		for _, o := range pending {
-			inBatch[o] = true
+		if !last {
+			for _, o := range pending {
+				inBatch[o] = true
+			}
 		}
 		plans, deferred := r.planAll(pending, inBatch)
 		r.commit(ctx, plans)
+		// A round that commits nothing cannot help the owners it deferred:
+		// the last round plans them as they are (an owner whose parent is
+		// still missing then waits for it to appear).
+		last = len(plans) == 0
 		pending = deferred
-		if len(plans) == 0 {
-			break // nothing committed: the deferred owners cannot progress
-		}
-	}
-	for _, o := range pending {
-		r.fail(o, fmt.Errorf("parent rows of %s are still missing", o))
 	}
 	return true
+}
+
+// drain adds every owner waiting in the queue to owners, up to the batch size.
+func (r *Reconciler) drain(owners []Owner) []Owner {
+	r.admit.Lock() // a group of owners enqueued together lands in one batch
+	defer r.admit.Unlock()
+	for len(owners) < r.opts.MaxOwners && r.queue.Len() > 0 {
+		o, shutdown := r.queue.Get()
+		if shutdown {
+			break
+		}
+		owners = append(owners, o)
+	}
+	return owners
 }
 
 // planAll plans each owner. Owners whose parent row belongs to an owner of the
@@ -333,11 +383,19 @@ func (r *Reconciler) planAll(owners []Owner, inBatch map[Owner]bool) (plans []*o
 		var pm *errParentMissing
 		switch {
 		case err == nil && p == nil:
-			// nothing to do
+			// settled in planOwner
+		case err == nil && waitsInBatch(p.missing, inBatch):
+			// A row it refers to is about to be committed by an owner of
+			// this batch: plan it again then, complete.
+			deferred = append(deferred, o)
+		case err == nil && p.ops == nil:
+			r.succeed(o, p.empty) // references to rows that may come later
 		case err == nil:
 			plans = append(plans, p)
 		case errors.As(err, &pm) && inBatch[pm.ref.Owner]:
 			deferred = append(deferred, o)
+		case errors.As(err, &pm):
+			r.waitForParent(o)
 		default:
 			r.fail(o, err)
 		}
@@ -345,17 +403,26 @@ func (r *Reconciler) planAll(owners []Owner, inBatch map[Owner]bool) (plans []*o
 	return plans, deferred
 }
 
-// planOwner computes one owner's plan; nil when the NB already matches (then
-// the owner is also finished here).
+func waitsInBatch(missing []target, inBatch map[Owner]bool) bool {
+	for _, t := range missing {
+		if inBatch[t.owner] {
+			return true
+		}
+	}
+	return false
+}
+
+// planOwner computes one owner's plan; nil when there is nothing to commit
+// and nothing it refers to is missing (then the owner is settled here).
 func (r *Reconciler) planOwner(o Owner) (*ownerPlan, error) {
-	r.mu.Lock()
+	r.tracker.started(o)
 	t, ok := r.types[o.Type]
-	r.mu.Unlock()
 	if !ok {
 		// Rows of an owner type this build does not know (a newer or older
 		// version wrote them): never ours to delete.
 		klog.V(2).InfoS("Skipping rows of an unregistered owner type", "owner", o.String())
 		r.queue.Forget(o)
+		r.tracker.settled(o, true, nil, true)
 		return nil, nil
 	}
 	start := time.Now()
@@ -371,31 +438,41 @@ func (r *Reconciler) planOwner(o Owner) (*ownerPlan, error) {
 				t.Invalid(o.Name, inv)
 			}
 			r.queue.Forget(o)
+			r.tracker.settled(o, false, inv, false)
 			return nil, nil
 		case errors.As(err, &wait):
 			klog.V(4).InfoS("Owner waits", "owner", o.String(), "reason", wait.reason)
 			r.queue.Forget(o)
+			r.tracker.settled(o, false, nil, false)
 			return nil, nil
 		}
 		return nil, fmt.Errorf("desired state of %s: %w", o, err)
 	}
-	ops, err := r.planner.plan(o, rows, r.tablesOf(t))
+	for i := range rows {
+		for col := range rows[i].Refs {
+			if ti, ok := r.planner.byType[reflect.TypeOf(rows[i].Model)]; ok {
+				r.declared.add(ti.name, col)
+			}
+		}
+	}
+	res, err := r.planner.plan(o, rows, r.tablesOf(t))
 	metrics.ReconcileDuration.WithLabelValues(o.Type).Observe(time.Since(start).Seconds())
+	if err == nil || IsParentMissing(err) {
+		r.deps.set(o, res.targets)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if ops == nil {
-		r.succeed(o, len(rows) == 0)
+	p := &ownerPlan{owner: o, ops: res.ops, empty: len(rows) == 0, missing: res.missing, released: res.released}
+	if res.ops == nil && len(res.missing) == 0 {
+		r.succeed(o, p.empty)
 		return nil, nil
 	}
-	return &ownerPlan{owner: o, ops: ops, empty: len(rows) == 0}, nil
+	return p, nil
 }
 
-// tablesOf resolves an owner type's tables (nil means all).
+// tablesOf resolves an owner type's tables.
 func (r *Reconciler) tablesOf(t *OwnerType) []*tableInfo {
-	if t.Tables == nil {
-		return nil
-	}
 	out := make([]*tableInfo, 0, len(t.Tables))
 	for _, name := range t.Tables {
 		if ti, ok := r.store.tables[name]; ok {
@@ -408,12 +485,15 @@ func (r *Reconciler) tablesOf(t *OwnerType) []*tableInfo {
 func (r *Reconciler) commit(ctx context.Context, plans []*ownerPlan) {
 	for _, batch := range chunk(plans, r.opts.MaxOps) {
 		tctx, cancel := context.WithTimeout(ctx, r.opts.TxnTimeout)
-		failed := commitPlans(tctx, r.client, batch)
+		failed := commitPlans(tctx, r.client, &r.echoes, batch)
 		cancel()
 		for _, p := range batch {
 			if err, bad := failed[p.owner]; bad {
 				r.fail(p.owner, err)
 				continue
+			}
+			for _, k := range p.released {
+				r.store.unclaim(k.table, k.name)
 			}
 			r.succeed(p.owner, p.empty)
 		}
@@ -422,23 +502,25 @@ func (r *Reconciler) commit(ctx context.Context, plans []*ownerPlan) {
 
 func (r *Reconciler) succeed(o Owner, empty bool) {
 	r.queue.Forget(o)
+	r.tracker.settled(o, true, nil, empty)
 	if !empty {
 		return
 	}
-	r.mu.Lock()
-	t := r.types[o.Type]
-	r.mu.Unlock()
-	if t != nil && t.Cleared != nil {
+	if t := r.types[o.Type]; t != nil && t.Cleared != nil {
 		t.Cleared(o.Name)
 	}
 }
 
+// waitForParent settles an owner whose parent row of another owner is not in
+// the NB: the row's insert event re-plans it (deps), so no backoff retry.
+func (r *Reconciler) waitForParent(o Owner) {
+	klog.V(2).InfoS("Owner waits for a parent row of another owner", "owner", o.String())
+	r.queue.Forget(o)
+	r.tracker.settled(o, false, nil, false)
+}
+
 func (r *Reconciler) fail(o Owner, err error) {
-	if IsParentMissing(err) {
-		klog.V(2).InfoS("Owner waits for its parent row", "owner", o.String(), "reason", err.Error())
-	} else {
-		metrics.ReconcileErrors.WithLabelValues(o.Type).Inc()
-		klog.ErrorS(err, "Reconcile failed, will retry", "owner", o.String(), "retries", r.queue.NumRequeues(o))
-	}
+	metrics.ReconcileErrors.WithLabelValues(o.Type).Inc()
+	klog.ErrorS(err, "Reconcile failed, will retry", "owner", o.String(), "retries", r.queue.NumRequeues(o))
 	r.queue.AddRateLimited(o)
 }

@@ -3,30 +3,55 @@ package reconcile
 import "github.com/ovn-kubernetes/libovsdb/model"
 
 // Row is one NB row an owner wants. Model is a pointer to a generated nbdb
-// struct holding the desired columns; its UUID and reference columns are
-// ignored (relations are expressed with Parent), and the reconciler adds the
+// struct holding the desired content columns; its UUID and reference columns
+// are ignored (relations are Parents and Refs), and the reconciler adds the
 // ownership external_ids itself.
+//
+// A reference between two rows is declared by exactly one side, chosen per
+// column:
+//
+//   - Parents: the row says which sets it belongs to. A pod's port names its
+//     node's switch (Logical_Switch.ports); a load balancer names the groups
+//     and switches that list it. The reconciler adds and removes this row's
+//     one element of each parent's column; the parent row, owned by whoever,
+//     is never rewritten, and other members are never touched. Right for
+//     big sets filled by many owners.
+//   - Refs: the row says what its own reference column holds. A node switch
+//     names the cluster's load-balancer groups (load_balancer_group); a port
+//     group could name its ports. The column is the row's content: elements
+//     not named are removed. Right for small sets one owner decides.
+//
+// A column is filled one way or the other, never both: a column named in a
+// row's Refs must not be named as a parent column by other rows.
 type Row struct {
 	// ID is unique among the owner's rows and stable across restarts; by
 	// convention the row's NB name ("rtos-node1") or a readable key.
 	ID    string
 	Model model.Model
-	// Parent is set for rows that live in another row's reference set: a
-	// logical switch port in its switch's ports, a router port in its
-	// router's ports, a Gateway_Chassis in its router port. The reconciler
-	// inserts and removes this row's element of the parent's column with a
-	// set mutation, in the same transaction that creates or deletes the row,
-	// and never rewrites the parent row. Rows of non-root tables must have one.
-	Parent *Ref
+	// Parents are the rows whose reference columns hold this row. A row of a
+	// non-root table (ports, gateway chassis, NAT, ACLs) needs at least one
+	// parent with a strong reference column, or OVSDB garbage-collects it.
+	// A parent of another owner that is not in the NB yet makes the owner
+	// wait (no backoff): it is planned again when the parent appears.
+	Parents []Ref
+	// Refs declares reference columns of this row, column name -> targets.
+	// A column named here (even with no targets) is diffed like content;
+	// columns not named are left to the rows that name this one as parent.
+	// A target not in the NB yet is skipped, never blocking the rest of the
+	// row, and the owner is planned again when it appears.
+	Refs map[string][]Ref
 }
 
-// Ref points at a row by owner and local id. The parent's column holding the
-// reference is derived from the schema (the one column of Table that refers to
-// the child's table).
+// Ref points at a row by owner, table and local id.
 type Ref struct {
 	Owner Owner
 	Table string
 	ID    string
+	// Column names the parent's reference column when Ref is one of a
+	// Row's Parents and Table has several columns referring to the child's
+	// table (NAT allowed_ext_ips / exempted_ext_ips). Empty: the only such
+	// column. Unused in Refs, where the map key is the column.
+	Column string
 }
 
 // InvalidError marks a desired-state failure caused by bad user input (a

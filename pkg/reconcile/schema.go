@@ -3,7 +3,9 @@ package reconcile
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
@@ -24,20 +26,37 @@ type column struct {
 	field  int // index of the struct field
 	kind   columnKind
 	schema *ovsdb.ColumnSchema
+	// refTable and strong are set on reference columns (sets of uuids).
+	refTable string
+	strong   bool
 }
 
 // tableInfo is what the reconciler knows about one NB table: which columns
-// carry desired content and which columns of it refer to child tables.
+// carry desired content and which refer to other tables.
 type tableInfo struct {
 	name    string
 	typ     reflect.Type // struct type (not pointer)
 	root    bool
 	uuidIdx int
-	extIdx  int // field index of external_ids
+	extIdx  int // field index of external_ids; -1 for keyed tables
+	// keyed tables have no external_ids (Load_Balancer_Group): their rows
+	// cannot carry ownership tags and are known by their unique name
+	// instead (see store.claims). nameIdx is the name field.
+	keyed   bool
+	nameIdx int
 	content []column
-	// childColumn maps a child table to the column of this table that holds
-	// references to it ("Logical_Router_Port" -> "ports").
-	childColumn map[string]column
+	// refs holds every reference column by name ("ports", "load_balancer").
+	refs map[string]column
+	// referrers lists the strong reference columns of managed tables that
+	// point at this root table: a row of it cannot be deleted while such a
+	// reference remains (filled by linkTables).
+	referrers []referrer
+}
+
+// referrer is a strong reference column of another table into this one.
+type referrer struct {
+	table *tableInfo
+	col   column
 }
 
 // foreignColumns are written by ovn-northd or other actors, never by us; the
@@ -47,22 +66,19 @@ var foreignColumns = map[string]map[string]bool{
 	"Logical_Router_Port": {"status": true},
 }
 
-func isRefColumn(c *ovsdb.ColumnSchema) bool {
-	if c.TypeObj == nil {
-		return c.Type == ovsdb.TypeUUID
-	}
-	if c.TypeObj.Key != nil && c.TypeObj.Key.Type == ovsdb.TypeUUID {
-		return true
-	}
-	return c.TypeObj.Value != nil && c.TypeObj.Value.Type == ovsdb.TypeUUID
-}
-
-func refTable(c *ovsdb.ColumnSchema) string {
+// refTarget returns the table a reference column points at and whether the
+// reference is strong; "" for columns that are not references to a table.
+// Only key references are supported: the NB has no uuid-valued maps.
+func refTarget(c *ovsdb.ColumnSchema) (string, bool) {
 	if c.TypeObj == nil || c.TypeObj.Key == nil || c.TypeObj.Key.Type != ovsdb.TypeUUID {
-		return ""
+		return "", false
 	}
-	rt, _ := c.TypeObj.Key.RefTable()
-	return rt
+	rt, err := c.TypeObj.Key.RefTable()
+	if err != nil || rt == "" {
+		return "", false
+	}
+	kind, _ := c.TypeObj.Key.RefType()
+	return rt, kind != ovsdb.Weak
 }
 
 // buildTables derives tableInfo for the given tables from the client's model.
@@ -78,7 +94,7 @@ func buildTables(dbModel model.DatabaseModel, names []string) (map[string]*table
 		if !ok {
 			return nil, fmt.Errorf("table %s has no model", name)
 		}
-		t := &tableInfo{name: name, typ: typ.Elem(), root: ts.IsRoot, uuidIdx: -1, extIdx: -1, childColumn: map[string]column{}}
+		t := &tableInfo{name: name, typ: typ.Elem(), root: ts.IsRoot, uuidIdx: -1, extIdx: -1, nameIdx: -1, refs: map[string]column{}}
 		for i := 0; i < t.typ.NumField(); i++ {
 			f := t.typ.Field(i)
 			colName := f.Tag.Get("ovsdb")
@@ -101,19 +117,15 @@ func buildTables(dbModel model.DatabaseModel, names []string) (map[string]*table
 			default:
 				col.kind = kindScalar
 			}
-			if colName == "external_ids" {
+			switch colName {
+			case "external_ids":
 				t.extIdx = i
+			case "name":
+				t.nameIdx = i
 			}
-			if isRefColumn(cs) {
-				if rt := refTable(cs); rt != "" {
-					if _, dup := t.childColumn[rt]; dup {
-						// Two columns refer to the same table; a Row's parent
-						// would be ambiguous. None of the tables we manage has this.
-						delete(t.childColumn, rt)
-					} else {
-						t.childColumn[rt] = col
-					}
-				}
+			if rt, strong := refTarget(cs); rt != "" {
+				col.refTable, col.strong = rt, strong
+				t.refs[colName] = col
 				continue
 			}
 			if foreignColumns[name][colName] {
@@ -121,13 +133,76 @@ func buildTables(dbModel model.DatabaseModel, names []string) (map[string]*table
 			}
 			t.content = append(t.content, col)
 		}
-		if t.uuidIdx < 0 || t.extIdx < 0 {
-			return nil, fmt.Errorf("table %s needs _uuid and external_ids columns to be managed", name)
+		if t.extIdx < 0 {
+			// Without external_ids a row can only be ours by its unique name.
+			t.keyed = t.nameIdx >= 0 && slices.ContainsFunc(ts.Indexes, func(ix []string) bool { return len(ix) == 1 && ix[0] == "name" })
+		}
+		if t.uuidIdx < 0 || (t.extIdx < 0 && !t.keyed) {
+			return nil, fmt.Errorf("table %s needs external_ids, or a unique name, to be managed", name)
 		}
 		sort.Slice(t.content, func(a, b int) bool { return t.content[a].name < t.content[b].name })
 		out[name] = t
 	}
+	linkTables(out)
 	return out, nil
+}
+
+// linkTables records on each table the strong references other managed
+// tables hold into it.
+func linkTables(tables map[string]*tableInfo) {
+	names := make([]string, 0, len(tables))
+	for n := range tables {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		t := tables[n]
+		cols := make([]string, 0, len(t.refs))
+		for c := range t.refs {
+			cols = append(cols, c)
+		}
+		sort.Strings(cols)
+		for _, c := range cols {
+			col := t.refs[c]
+			// Strong references to non-root rows are their Parents, found
+			// through ParentKey; only root rows need the scan.
+			if target, ok := tables[col.refTable]; ok && col.strong && target.root {
+				target.referrers = append(target.referrers, referrer{table: t, col: col})
+			}
+		}
+	}
+}
+
+// parentColumn resolves the column of t that holds references to child
+// rows of table child: the named one, or the only candidate when none is
+// named. Two candidates without a name is an error, never a guess.
+func (t *tableInfo) parentColumn(child, named string) (column, error) {
+	if named != "" {
+		c, ok := t.refs[named]
+		if !ok || c.refTable != child {
+			return column{}, fmt.Errorf("%s has no column %q referring to %s", t.name, named, child)
+		}
+		return c, nil
+	}
+	var found []column
+	for _, c := range t.refs {
+		if c.refTable == child {
+			found = append(found, c)
+		}
+	}
+	switch len(found) {
+	case 1:
+		return found[0], nil
+	case 0:
+		return column{}, fmt.Errorf("%s has no column referring to %s", t.name, child)
+	default:
+		names := make([]string, len(found))
+		for i, c := range found {
+			names[i] = c.name
+		}
+		sort.Strings(names)
+		return column{}, fmt.Errorf("%s has several columns referring to %s (%s): the reference must name one", t.name, child, strings.Join(names, ", "))
+	}
 }
 
 func (t *tableInfo) value(m model.Model, idx int) reflect.Value {
@@ -135,6 +210,9 @@ func (t *tableInfo) value(m model.Model, idx int) reflect.Value {
 }
 
 func (t *tableInfo) externalIDs(m model.Model) map[string]string {
+	if t.extIdx < 0 {
+		return nil
+	}
 	v := t.value(m, t.extIdx)
 	if v.IsNil() {
 		return nil
@@ -143,7 +221,33 @@ func (t *tableInfo) externalIDs(m model.Model) map[string]string {
 }
 
 func (t *tableInfo) setExternalIDs(m model.Model, ids map[string]string) {
-	t.value(m, t.extIdx).Set(reflect.ValueOf(ids))
+	if t.extIdx >= 0 {
+		t.value(m, t.extIdx).Set(reflect.ValueOf(ids))
+	}
+}
+
+// rowName returns the name column of a keyed table's row.
+func (t *tableInfo) rowName(m model.Model) string {
+	return t.value(m, t.nameIdx).String()
+}
+
+// uuids returns the elements of a reference column of m.
+func (t *tableInfo) uuids(m model.Model, c column) []string {
+	v := t.value(m, c.field)
+	switch v.Kind() {
+	case reflect.Slice:
+		return v.Interface().([]string)
+	case reflect.Pointer:
+		if v.IsNil() {
+			return nil
+		}
+		return []string{v.Elem().String()}
+	case reflect.String:
+		if s := v.String(); s != "" {
+			return []string{s}
+		}
+	}
+	return nil
 }
 
 // newModel returns an empty model of this table.

@@ -46,9 +46,9 @@ func PreferIPv4(addrs []netip.Addr) netip.Addr {
 	return addrs[0]
 }
 
-// addressLine renders an OVN addresses/port_security entry: the MAC, then
+// AddressLine renders an OVN addresses/port_security entry: the MAC, then
 // the addresses ("0a:58:0a:f4:01:05 10.244.1.5 fd00:10:244:1::5").
-func addressLine(mac net.HardwareAddr, ips []netip.Addr) string {
+func AddressLine(mac net.HardwareAddr, ips []netip.Addr) string {
 	s := make([]string, 0, 1+len(ips))
 	s = append(s, mac.String())
 	for _, ip := range ips {
@@ -57,7 +57,7 @@ func addressLine(mac net.HardwareAddr, ips []netip.Addr) string {
 	return strings.Join(s, " ")
 }
 
-// withPrefix renders addr with the prefix length of subnet ("10.244.1.1/24").
-func withPrefix(addr netip.Addr, subnet netip.Prefix) string {
+// WithPrefix renders addr with the prefix length of subnet ("10.244.1.1/24").
+func WithPrefix(addr netip.Addr, subnet netip.Prefix) string {
 	return netip.PrefixFrom(addr, subnet.Bits()).String()
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
 	"github.com/ovnkube/ovnkube/ovsdb-models/nbdb"
+	"github.com/ovnkube/ovnkube/pkg/controller/cluster"
+	"github.com/ovnkube/ovnkube/pkg/controller/node"
 	"github.com/ovnkube/ovnkube/pkg/ovsdbclient"
 	"github.com/ovnkube/ovnkube/pkg/reconcile"
 	"github.com/ovnkube/ovnkube/pkg/topology"
@@ -28,7 +30,7 @@ func floor(addr string, n int) (time.Duration, int, int, error) {
 	c, err := ovsdbclient.Connect(context.Background(), ovsdbclient.Options{
 		// The same cache the master keeps: every committed row comes back as
 		// an update to decode, as it must for any controller.
-		Endpoints: []string{addr}, Model: m, Tables: topology.Tables,
+		Endpoints: []string{addr}, Model: m, Tables: topologyTables,
 	})
 	if err != nil {
 		return 0, 0, 0, err
@@ -36,7 +38,7 @@ func floor(addr string, n int) (time.Duration, int, int, error) {
 	defer c.Close()
 
 	// Build every model before the clock starts.
-	cluster, err := topology.ClusterRows(topology.ClusterInput{JoinSubnets: []netip.Prefix{netip.MustParsePrefix("100.64.0.0/16")}})
+	clusterRows, err := cluster.Rows(cluster.Input{JoinSubnets: []netip.Prefix{netip.MustParsePrefix("100.64.0.0/16")}})
 	if err != nil {
 		return 0, 0, 0, err
 	}
@@ -45,7 +47,7 @@ func floor(addr string, n int) (time.Duration, int, int, error) {
 	for i := range nodes {
 		v := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(i)<<8
 		subnet := netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), 24)
-		nodes[i], err = topology.NodeRows(topology.NodeInput{Name: nodeName(i), Subnets: []netip.Prefix{subnet}, ChassisID: fmt.Sprintf("chassis-%04d", i)})
+		nodes[i], err = node.Rows(node.Input{Name: nodeName(i), Subnets: []netip.Prefix{subnet}, ChassisID: fmt.Sprintf("chassis-%04d", i)})
 		if err != nil {
 			return 0, 0, 0, err
 		}
@@ -63,10 +65,10 @@ func floor(addr string, n int) (time.Duration, int, int, error) {
 		return err
 	}
 	// Cluster rows.
-	router := cluster[0].Model.(*nbdb.LogicalRouter)
-	join := cluster[1].Model.(*nbdb.LogicalSwitch)
-	rtoj := cluster[2].Model.(*nbdb.LogicalRouterPort)
-	jtor := cluster[3].Model.(*nbdb.LogicalSwitchPort)
+	router := clusterRows[0].Model.(*nbdb.LogicalRouter)
+	join := clusterRows[1].Model.(*nbdb.LogicalSwitch)
+	rtoj := clusterRows[2].Model.(*nbdb.LogicalRouterPort)
+	jtor := clusterRows[3].Model.(*nbdb.LogicalSwitchPort)
 	rtoj.UUID, jtor.UUID, router.UUID, join.UUID = "rtoj", "jtor", "router", "join"
 	router.Ports, join.Ports = []string{"rtoj"}, []string{"jtor"}
 	batch, err := create(c, rtoj, jtor, router, join)
@@ -126,11 +128,15 @@ func floor(addr string, n int) (time.Duration, int, int, error) {
 	return time.Since(start), txns, ops, nil
 }
 
+// topologyTables are the tables the master monitors for nodes and pods.
+var topologyTables = []string{nbdb.LogicalRouterTable, nbdb.LogicalRouterPortTable,
+	nbdb.LogicalSwitchTable, nbdb.LogicalSwitchPortTable, nbdb.GatewayChassisTable}
+
 // setOwnerIDs gives the floor's rows the same external_ids ovnkube writes.
 func setOwnerIDs(m model.Model, node, id string) {
 	ids := map[string]string{
 		reconcile.OwnerControllerKey: reconcile.DefaultController,
-		reconcile.OwnerTypeKey:       reconcile.OwnerTypeNode,
+		reconcile.OwnerTypeKey:       topology.OwnerTypeNode,
 		reconcile.OwnerKey:           node,
 		reconcile.IDKey:              reconcile.DefaultController + ":Node:" + node + ":" + id,
 	}

@@ -20,7 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/ovnkube/ovnkube/pkg/kube"
-	"github.com/ovnkube/ovnkube/test/harness"
+	"github.com/ovnkube/ovnkube/pkg/sandbox"
 )
 
 type result struct {
@@ -86,7 +86,7 @@ func runSize(n int) (result, error) {
 	}
 	defer cluster.stop()
 	dir, ovn, client, opts := cluster.dir, cluster.ovn, cluster.client, cluster.opts
-	m, err := harness.StartMaster(dir+"/master", opts)
+	m, err := sandbox.StartMaster(dir+"/master", opts)
 	if err != nil {
 		return res, err
 	}
@@ -129,7 +129,7 @@ func runSize(n int) (result, error) {
 	// Cold NB: the Nodes exist and are annotated, the NB is new and empty.
 	m.Stop()
 	watch.close()
-	cold, err := harness.StartOVN(dir + "/cold")
+	cold, err := sandbox.StartOVN(dir + "/cold")
 	if err != nil {
 		return res, err
 	}
@@ -138,7 +138,7 @@ func runSize(n int) (result, error) {
 		return res, err
 	}
 	opts.NBAddress, opts.SBAddress = cold.NBAddress, cold.SBAddress
-	m, err = harness.StartMaster(dir+"/master", opts)
+	m, err = sandbox.StartMaster(dir+"/master", opts)
 	if err != nil {
 		return res, err
 	}
@@ -168,7 +168,7 @@ func runSize(n int) (result, error) {
 	}
 
 	// Floor: the same rows straight with libovsdb into a fresh NB.
-	floorOVN, err := harness.StartOVN(dir + "/floor")
+	floorOVN, err := sandbox.StartOVN(dir + "/floor")
 	if err != nil {
 		return res, err
 	}
@@ -229,14 +229,14 @@ func nodeVersions(c kubernetes.Interface) versionsFunc {
 // measureRestart stops m and starts a new master over the unchanged
 // cluster. It returns the time to /readyz, the NB transactions the new
 // master sent once settled, and how many objects of versions it wrote.
-func measureRestart(m *harness.Master, dir string, opts harness.MasterOptions, versions versionsFunc) (time.Duration, float64, float64, error) {
+func measureRestart(m *sandbox.Master, dir string, opts sandbox.MasterOptions, versions versionsFunc) (time.Duration, float64, float64, error) {
 	before, err := versions()
 	if err != nil {
 		m.Stop()
 		return 0, 0, 0, err
 	}
 	m.Stop()
-	m, err = harness.StartMaster(dir+"/master", opts)
+	m, err = sandbox.StartMaster(dir+"/master", opts)
 	if err != nil {
 		return 0, 0, 0, err
 	}
@@ -280,10 +280,10 @@ func sec(s float64) string {
 
 // settledMetrics scrapes until the NB operation count stops moving: the
 // watcher sees rows land before the master has counted its transaction.
-func settledMetrics(url string) (harness.Metrics, error) {
+func settledMetrics(url string) (sandbox.Metrics, error) {
 	prev := -1.0
 	for i := 0; i < 50; i++ {
-		met, err := harness.Scrape(url)
+		met, err := sandbox.Scrape(url)
 		if err != nil {
 			return nil, err
 		}
@@ -301,10 +301,10 @@ func settledMetrics(url string) (harness.Metrics, error) {
 // and the options to start the master on them.
 type env struct {
 	dir    string
-	kube   *harness.Kube
-	ovn    *harness.OVN
+	kube   *sandbox.Kube
+	ovn    *sandbox.OVN
 	client kubernetes.Interface
-	opts   harness.MasterOptions
+	opts   sandbox.MasterOptions
 	stops  []func()
 }
 
@@ -324,12 +324,12 @@ func startEnv(clusterSubnets string) (*env, error) {
 		return nil, err
 	}
 	e.stops = append(e.stops, func() { os.RemoveAll(kubeDir) })
-	if e.kube, err = harness.StartKube(kubeDir, harness.KubeOptions{}); err != nil {
+	if e.kube, err = sandbox.StartKube(kubeDir, sandbox.KubeOptions{}); err != nil {
 		e.stop()
 		return nil, err
 	}
 	e.stops = append(e.stops, e.kube.Stop)
-	if e.ovn, err = harness.StartOVN(e.dir + "/ovn"); err != nil {
+	if e.ovn, err = sandbox.StartOVN(e.dir + "/ovn"); err != nil {
 		e.stop()
 		return nil, err
 	}
@@ -338,7 +338,7 @@ func startEnv(clusterSubnets string) (*env, error) {
 		e.stop()
 		return nil, err
 	}
-	e.opts = harness.MasterOptions{
+	e.opts = sandbox.MasterOptions{
 		Kubeconfig: e.kube.Kubeconfig, NBAddress: e.ovn.NBAddress, SBAddress: e.ovn.SBAddress,
 		ClusterSubnets: clusterSubnets, ServiceCIDRs: "172.30.0.0/16",
 		ExtraArgs: []string{"--kube-api-qps", "1000", "--kube-api-burst", "2000"},

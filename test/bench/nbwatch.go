@@ -11,7 +11,7 @@ import (
 
 	"github.com/ovnkube/ovnkube/ovsdb-models/nbdb"
 	"github.com/ovnkube/ovnkube/pkg/ovsdbclient"
-	"github.com/ovnkube/ovnkube/test/harness"
+	"github.com/ovnkube/ovnkube/pkg/sandbox"
 )
 
 // nbWatch follows the NB through a libovsdb monitor, so convergence is seen
@@ -56,7 +56,7 @@ func (w *nbWatch) waitNodes(n int, timeout time.Duration) error {
 
 // quantiles estimates p50 and p99 of a histogram series (the upper bound of
 // the bucket holding the quantile).
-func quantiles(m harness.Metrics, name, ownerType string) (p50, p99 float64) {
+func quantiles(m sandbox.Metrics, name, ownerType string) (p50, p99 float64) {
 	fam, ok := m[name]
 	if !ok {
 		return 0, 0

@@ -20,7 +20,7 @@ import (
 	"github.com/ovnkube/ovnkube/ovsdb-models/nbdb"
 	"github.com/ovnkube/ovnkube/pkg/kube"
 	"github.com/ovnkube/ovnkube/pkg/ovsdbclient"
-	"github.com/ovnkube/ovnkube/test/harness"
+	"github.com/ovnkube/ovnkube/pkg/sandbox"
 )
 
 // podResult is the pod churn scenario's outcome.
@@ -85,7 +85,7 @@ func runPods(n, rate, restartPods int) (podResult, error) {
 	}
 	defer cluster.stop()
 	dir, ovn, client, opts := cluster.dir, cluster.ovn, cluster.client, cluster.opts
-	m, err := harness.StartMaster(dir+"/master", opts)
+	m, err := sandbox.StartMaster(dir+"/master", opts)
 	if err != nil {
 		return res, err
 	}
@@ -109,7 +109,7 @@ func runPods(n, rate, restartPods int) (podResult, error) {
 		return res, err
 	}
 	time.Sleep(time.Second) // nodes annotated and programmed
-	before, err := harness.Scrape(m.MetricsURL)
+	before, err := sandbox.Scrape(m.MetricsURL)
 	if err != nil {
 		return res, err
 	}

@@ -22,7 +22,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/ovnkube/ovnkube/pkg/kube"
-	"github.com/ovnkube/ovnkube/test/harness"
+	"github.com/ovnkube/ovnkube/pkg/sandbox"
 )
 
 // A data-plane sandbox with two nodes, shared by the tests of this file: it
@@ -31,12 +31,12 @@ import (
 
 var (
 	sbOnce sync.Once
-	sb     *sandbox
+	sb     *runningSandbox
 	sbErr  error
 )
 
-// sandbox is what the tests need to know about the running sandbox.
-type sandbox struct {
+// runningSandbox is what the tests need to know about the running sandbox.
+type runningSandbox struct {
 	dir    string
 	bin    string // ovnkube-sandbox
 	binDir string
@@ -76,7 +76,7 @@ const podAnnotationTimeout = 6 * time.Second
 
 // dataplane returns the shared sandbox, starting it on first use. A missing
 // binary fails the test with the make target that builds it.
-func dataplane(t *testing.T) *sandbox {
+func dataplane(t *testing.T) *runningSandbox {
 	t.Helper()
 	sbOnce.Do(func() {
 		sb, sbErr = startSandbox("--node-arg=--pod-annotation-timeout=" + podAnnotationTimeout.String())
@@ -90,10 +90,10 @@ func dataplane(t *testing.T) *sandbox {
 // startSandbox runs `ovnkube-sandbox up --nodes 2 --detach` in a new
 // directory with extra arguments. The returned sandbox (non-nil whenever up
 // was attempted) must be brought down by the caller.
-func startSandbox(extra ...string) (*sandbox, error) {
-	binDir := harness.BinDir()
+func startSandbox(extra ...string) (*runningSandbox, error) {
+	binDir := sandbox.BinDir()
 	for _, b := range []string{"ovnkube-sandbox", "ovn-k8s-cni-overlay"} {
-		if _, err := harness.BuiltBin(binDir, b); err != nil {
+		if _, err := sandbox.BuiltBin(binDir, b); err != nil {
 			return nil, err
 		}
 	}
@@ -104,7 +104,7 @@ func startSandbox(extra ...string) (*sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &sandbox{dir: filepath.Join(dir, "sb"), bin: filepath.Join(binDir, "ovnkube-sandbox"), binDir: binDir}
+	s := &runningSandbox{dir: filepath.Join(dir, "sb"), bin: filepath.Join(binDir, "ovnkube-sandbox"), binDir: binDir}
 	t0 := time.Now()
 	args := append([]string{"up", "--dir", s.dir, "--bin-dir", binDir, "--nodes", "2", "--detach"}, extra...)
 	out, err := exec.Command(s.bin, args...).CombinedOutput()
@@ -126,12 +126,12 @@ func startSandbox(extra ...string) (*sandbox, error) {
 	if err != nil {
 		return s, err
 	}
-	cfg.QPS, cfg.Burst = harness.ClientQPS, harness.ClientBurst
+	cfg.QPS, cfg.Burst = sandbox.ClientQPS, sandbox.ClientBurst
 	s.cs, err = kubernetes.NewForConfig(cfg)
 	return s, err
 }
 
-func (s *sandbox) down() {
+func (s *runningSandbox) down() {
 	out, err := exec.Command(s.bin, "down", "--dir", s.dir).CombinedOutput()
 	if err != nil {
 		fmt.Printf("e2e: ovnkube-sandbox down: %v\n%s", err, out)
@@ -141,7 +141,7 @@ func (s *sandbox) down() {
 
 // cmd runs a command with the sandbox's environment and returns its
 // combined output.
-func (s *sandbox) cmd(ctx context.Context, name string, args ...string) *exec.Cmd {
+func (s *runningSandbox) cmd(ctx context.Context, name string, args ...string) *exec.Cmd {
 	c := exec.CommandContext(ctx, name, args...)
 	c.Env = append(os.Environ(), s.env...)
 	return c
@@ -149,7 +149,7 @@ func (s *sandbox) cmd(ctx context.Context, name string, args ...string) *exec.Cm
 
 // exec runs argv in the pod's network namespace through
 // `ovnkube-sandbox exec`.
-func (s *sandbox) exec(t *testing.T, timeout time.Duration, pod string, argv ...string) (string, error) {
+func (s *runningSandbox) exec(t *testing.T, timeout time.Duration, pod string, argv ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
@@ -173,7 +173,7 @@ func podSpec(ns, name, node, workDir string, argv ...string) *corev1.Pod {
 
 // createPods creates the pods and waits until all are Running with an IP.
 // It returns each pod's IP and its time from create to Running.
-func (s *sandbox) createPods(t *testing.T, pods ...*corev1.Pod) (map[string]string, map[string]time.Duration) {
+func (s *runningSandbox) createPods(t *testing.T, pods ...*corev1.Pod) (map[string]string, map[string]time.Duration) {
 	t.Helper()
 	ctx := context.Background()
 	created := map[string]time.Time{}
@@ -211,7 +211,7 @@ func (s *sandbox) createPods(t *testing.T, pods ...*corev1.Pod) (map[string]stri
 	return ips, took
 }
 
-func (s *sandbox) dumpPods(t *testing.T) {
+func (s *runningSandbox) dumpPods(t *testing.T) {
 	out, _ := s.cmd(context.Background(), "kubectl", "get", "pods", "-A", "-o", "wide").CombinedOutput()
 	t.Logf("kubectl get pods:\n%s", out)
 	for _, n := range s.state.Nodes {
@@ -227,7 +227,7 @@ func (s *sandbox) dumpPods(t *testing.T) {
 }
 
 // waitPing returns how long until pod can ping ip once.
-func (s *sandbox) waitPing(t *testing.T, pod, ip string, timeout time.Duration) time.Duration {
+func (s *runningSandbox) waitPing(t *testing.T, pod, ip string, timeout time.Duration) time.Duration {
 	t.Helper()
 	t0 := time.Now()
 	for {
@@ -360,7 +360,7 @@ func TestDataplane(t *testing.T) {
 
 // startPing runs `ping -i 0.05` from pod to ip; the returned function stops
 // it (SIGINT, so it prints its summary) and returns sent and received.
-func (s *sandbox) startPing(t *testing.T, pod, ip string) func() (int, int) {
+func (s *runningSandbox) startPing(t *testing.T, pod, ip string) func() (int, int) {
 	t.Helper()
 	c := s.cmd(context.Background(), s.bin, "exec", "--dir", s.dir, pod, "--", "ping", "-i", "0.05", "-W", "1", ip)
 	var out bytes.Buffer
@@ -392,7 +392,7 @@ func (s *sandbox) startPing(t *testing.T, pod, ip string) func() (int, int) {
 }
 
 // waitHTTP waits until url answers 200, from inside netns when given.
-func (s *sandbox) waitHTTP(t *testing.T, url, netns string) {
+func (s *runningSandbox) waitHTTP(t *testing.T, url, netns string) {
 	t.Helper()
 	hc := harnessClient(netns)
 	deadline := time.Now().Add(60 * time.Second)
@@ -411,7 +411,7 @@ func (s *sandbox) waitHTTP(t *testing.T, url, netns string) {
 	}
 }
 
-func (s *sandbox) chassisID(t *testing.T, node string) string {
+func (s *runningSandbox) chassisID(t *testing.T, node string) string {
 	t.Helper()
 	n, err := s.cs.CoreV1().Nodes().Get(context.Background(), node, metav1.GetOptions{})
 	if err != nil {
@@ -426,7 +426,7 @@ func (s *sandbox) chassisID(t *testing.T, node string) string {
 
 // nbVersions returns "table:name:_uuid=_version" of every row of the tables
 // ovnkube writes, read with ovsdb-client (ovn-nbctl does not show _version).
-func (s *sandbox) nbVersions(t *testing.T) []string {
+func (s *runningSandbox) nbVersions(t *testing.T) []string {
 	t.Helper()
 	var rows []string
 	for _, table := range []string{"Logical_Router", "Logical_Router_Port", "Logical_Switch", "Logical_Switch_Port", "Gateway_Chassis"} {
@@ -477,10 +477,10 @@ func TestCNIAddWithoutAnnotation(t *testing.T) {
 	})
 	node := s.state.Nodes[0]
 	netns := "ovnk-" + s.state.ID + "-e2e-cni"
-	if err := harness.AddNetNS(netns); err != nil {
+	if err := sandbox.AddNetNS(netns); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = harness.DelNetNS(netns) })
+	t.Cleanup(func() { _ = sandbox.DelNetNS(netns) })
 
 	conflist, err := os.ReadFile(filepath.Join(node.CNIConfDir, "10-ovn-kubernetes.conflist"))
 	if err != nil {
@@ -503,7 +503,7 @@ func TestCNIAddWithoutAnnotation(t *testing.T) {
 		c := s.cmd(ctx, s.bin, "exec", "--dir", s.dir, "--node", node.Name, "--",
 			filepath.Join(node.CNIBinDir, "ovn-k8s-cni-overlay"))
 		c.Env = append(c.Env, "CNI_COMMAND="+command, "CNI_CONTAINERID=e2e-never-annotated",
-			"CNI_NETNS="+harness.NetNSPath(netns), "CNI_IFNAME=eth0", "CNI_PATH="+node.CNIBinDir,
+			"CNI_NETNS="+sandbox.NetNSPath(netns), "CNI_IFNAME=eth0", "CNI_PATH="+node.CNIBinDir,
 			"CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=never-annotated;K8S_POD_UID="+string(pod.UID))
 		c.Stdin = bytes.NewReader(stdin)
 		t0 := time.Now()
@@ -532,7 +532,7 @@ func harnessClient(netns string) *http.Client {
 	if netns == "" {
 		return &http.Client{Timeout: 2 * time.Second}
 	}
-	return harness.HTTPClientInNetNS(harness.NetNSPath(netns), 2*time.Second)
+	return sandbox.HTTPClientInNetNS(sandbox.NetNSPath(netns), 2*time.Second)
 }
 
 // TestDualStackDataplane: in a dual-stack cluster every pod gets an IPv4 and

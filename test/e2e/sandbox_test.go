@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ovnkube/ovnkube/pkg/sandbox"
 	"github.com/ovnkube/ovnkube/test/harness"
 )
 
@@ -20,7 +21,7 @@ import (
 // `ovn-nbctl show` lists its switch, `make stop` leaves no process and no
 // directory behind.
 func TestSandboxRunApplyStop(t *testing.T) {
-	root, err := harness.RepoRoot()
+	root, err := sandbox.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +89,7 @@ func TestSandboxRunApplyStop(t *testing.T) {
 	if len(state.Nodes) != 2 {
 		t.Errorf("sandbox has %d nodes, want the default 2", len(state.Nodes))
 	}
-	if names, _ := harness.ListNetNS("ovnk-" + state.ID + "-"); len(names) != 3 {
+	if names, _ := sandbox.ListNetNS("ovnk-" + state.ID + "-"); len(names) != 3 {
 		t.Errorf("network namespaces of the sandbox: %v, want fabric and 2 nodes", names)
 	}
 	if len(pids) < 6 {
@@ -105,7 +106,7 @@ func TestSandboxRunApplyStop(t *testing.T) {
 			t.Errorf("process %d still running after make stop: %s", pid, strings.ReplaceAll(string(cmdline), "\x00", " "))
 		}
 	}
-	if names, _ := harness.ListNetNS("ovnk-" + state.ID + "-"); len(names) != 0 {
+	if names, _ := sandbox.ListNetNS("ovnk-" + state.ID + "-"); len(names) != 0 {
 		t.Errorf("network namespaces left after make stop: %v", names)
 	}
 	// Nothing else refers to the sandbox directory either.
@@ -140,7 +141,7 @@ func readEnv(t *testing.T, path string) map[string]string {
 // recordedPids reads the pid of every process the sandbox recorded.
 func recordedPids(t *testing.T, path string) []int {
 	t.Helper()
-	records, err := (&harness.PidFile{Path: path}).Records()
+	records, err := (&sandbox.PidFile{Path: path}).Records()
 	if err != nil {
 		t.Fatal(err)
 	}

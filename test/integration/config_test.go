@@ -6,13 +6,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ovnkube/ovnkube/test/harness"
+	"github.com/ovnkube/ovnkube/pkg/sandbox"
 )
 
 // TestBadConfigExits: every invalid configuration makes `ovnkube master` exit
 // non-zero before connecting anywhere, naming the flag and the value.
 func TestBadConfigExits(t *testing.T) {
-	bin, err := harness.BuiltBin("", "ovnkube")
+	bin, err := sandbox.BuiltBin("", "ovnkube")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,17 +6,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ovnkube/ovnkube/test/harness"
+	"github.com/ovnkube/ovnkube/pkg/sandbox"
 )
 
 // TestDistManifestsApply: the deployment manifests are valid objects for
 // this Kubernetes version (the API server accepts them, RBAC included).
 func TestDistManifestsApply(t *testing.T) {
-	root, err := harness.RepoRoot()
+	root, err := sandbox.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	kubectl, err := harness.BuiltBin("", "kubectl")
+	kubectl, err := sandbox.BuiltBin("", "kubectl")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/ovnkube/ovnkube/pkg/sandbox"
 	"github.com/ovnkube/ovnkube/test/harness"
 )
 
@@ -21,10 +22,10 @@ import (
 type env struct {
 	t      *testing.T
 	dir    string
-	ovn    *harness.OVN
-	master *harness.Master
+	ovn    *sandbox.OVN
+	master *sandbox.Master
 	client kubernetes.Interface
-	opts   harness.MasterOptions
+	opts   sandbox.MasterOptions
 }
 
 func newEnv(t *testing.T, clusterSubnets, serviceCIDRs string, extra ...string) *env {
@@ -35,12 +36,12 @@ func newEnv(t *testing.T, clusterSubnets, serviceCIDRs string, extra ...string) 
 	}
 	e := &env{t: t, dir: harness.ShortTempDir(t), client: c}
 	e.deleteAllNodes()
-	e.ovn, err = harness.StartOVN(e.dir + "/ovn")
+	e.ovn, err = sandbox.StartOVN(e.dir + "/ovn")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.ovn.Stop)
-	e.opts = harness.MasterOptions{
+	e.opts = sandbox.MasterOptions{
 		Kubeconfig: apiServer.Kubeconfig, NBAddress: e.ovn.NBAddress, SBAddress: e.ovn.SBAddress,
 		ClusterSubnets: clusterSubnets, ServiceCIDRs: serviceCIDRs, ExtraArgs: extra,
 	}
@@ -50,7 +51,7 @@ func newEnv(t *testing.T, clusterSubnets, serviceCIDRs string, extra ...string) 
 
 func (e *env) startMaster() {
 	e.t.Helper()
-	m, err := harness.StartMaster(e.dir+"/master", e.opts)
+	m, err := sandbox.StartMaster(e.dir+"/master", e.opts)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -152,7 +153,7 @@ func eventually(t *testing.T, timeout time.Duration, cond func() string) {
 // labels (summed over the other labels; 0 when absent).
 func (e *env) metric(name string, labels map[string]string) float64 {
 	e.t.Helper()
-	m, err := harness.Scrape(e.master.MetricsURL)
+	m, err := sandbox.Scrape(e.master.MetricsURL)
 	if err != nil {
 		e.t.Fatal(err)
 	}

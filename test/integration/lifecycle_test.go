@@ -13,7 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/ovnkube/ovnkube/pkg/kube"
-	"github.com/ovnkube/ovnkube/test/harness"
+	"github.com/ovnkube/ovnkube/pkg/sandbox"
 )
 
 func waitSwitches(t *testing.T, e *env, want ...string) {
@@ -222,7 +222,7 @@ func TestWidenClusterCIDR(t *testing.T) {
 
 	// A different host prefix is refused.
 	e.master.Stop()
-	bin, err := harness.BuiltBin("", "ovnkube")
+	bin, err := sandbox.BuiltBin("", "ovnkube")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +274,7 @@ func TestMetricsPassPromtool(t *testing.T) {
 	e := newEnv(t, "10.244.0.0/16/24", "10.96.0.0/16")
 	e.createNode("m1", nil)
 	waitSwitches(t, e, "join", "m1")
-	promtool, err := harness.DebianBin("promtool")
+	promtool, err := sandbox.DebianBin("promtool")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +309,7 @@ func TestNBRestart(t *testing.T) {
 	e.createNode("nb2", nil)
 	waitSwitches(t, e, "join", "nb1", "nb2")
 
-	nb, err := harness.Restart(e.ovn.NB.Record())
+	nb, err := sandbox.Restart(e.ovn.NB.Record())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,12 +9,12 @@ import (
 	"os"
 	"testing"
 
-	"github.com/ovnkube/ovnkube/test/harness"
+	"github.com/ovnkube/ovnkube/pkg/sandbox"
 )
 
 // kube is one API server shared by the package's tests; each test deletes the
 // Nodes it finds before it starts.
-var apiServer *harness.Kube
+var apiServer *sandbox.Kube
 
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
@@ -27,7 +27,7 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	apiServer, err = harness.StartKube(dir, harness.KubeOptions{})
+	apiServer, err = sandbox.StartKube(dir, sandbox.KubeOptions{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start kube-apiserver:", err)
 		return 1

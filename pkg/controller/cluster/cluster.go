@@ -3,6 +3,7 @@
 package cluster
 
 import (
+	"github.com/ovnkube/ovnkube/ovsdb-models/nbdb"
 	"github.com/ovnkube/ovnkube/pkg/config"
 	"github.com/ovnkube/ovnkube/pkg/reconcile"
 	"github.com/ovnkube/ovnkube/pkg/topology"
@@ -11,13 +12,15 @@ import (
 // OwnerType returns the Cluster owner type for cfg.
 func OwnerType(cfg *config.Config) reconcile.OwnerType {
 	return reconcile.OwnerType{
-		Name: reconcile.OwnerTypeCluster,
-		List: func() ([]string, error) { return []string{reconcile.ClusterOwner.Name}, nil },
+		Name: topology.OwnerTypeCluster,
+		Tables: []string{nbdb.LogicalRouterTable, nbdb.LogicalRouterPortTable,
+			nbdb.LogicalSwitchTable, nbdb.LogicalSwitchPortTable},
+		List: func() ([]string, error) { return []string{topology.ClusterOwner.Name}, nil },
 		Desired: func(name string) ([]reconcile.Row, error) {
-			if name != reconcile.ClusterOwner.Name {
+			if name != topology.ClusterOwner.Name {
 				return nil, nil // a stale cluster owner of another name: remove its rows
 			}
-			return topology.ClusterRows(topology.ClusterInput{JoinSubnets: cfg.JoinSubnets})
+			return Rows(Input{JoinSubnets: cfg.JoinSubnets})
 		},
 	}
 }

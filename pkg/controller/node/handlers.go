@@ -6,13 +6,14 @@ import (
 
 	"github.com/ovnkube/ovnkube/pkg/kube"
 	"github.com/ovnkube/ovnkube/pkg/reconcile"
+	"github.com/ovnkube/ovnkube/pkg/topology"
 )
 
 // Handlers routes Node informer events to the two queues: the subnet
 // allocator and the NB reconciler. Updates that touch neither (status
 // heartbeats, every 10 s per node) are dropped here.
 func Handlers(subnets *SubnetController, rec *reconcile.Reconciler) cache.ResourceEventHandler {
-	owner := func(name string) reconcile.Owner { return reconcile.Owner{Type: reconcile.OwnerTypeNode, Name: name} }
+	owner := topology.NodeOwner
 	return cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
 			n := obj.(*corev1.Node)
@@ -29,10 +30,7 @@ func Handlers(subnets *SubnetController, rec *reconcile.Reconciler) cache.Resour
 			}
 		},
 		DeleteFunc: func(obj any) {
-			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-				obj = t.Obj
-			}
-			if n, ok := obj.(*corev1.Node); ok {
+			if n, ok := kube.Deleted[*corev1.Node](obj); ok {
 				rec.Enqueue(owner(n.Name))
 			}
 		},

@@ -10,16 +10,12 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"sort"
 	"strconv"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/record"
@@ -84,13 +80,7 @@ func (c *SubnetController) Restore() error {
 	if err != nil {
 		return err
 	}
-	sort.Slice(nodes, func(a, b int) bool {
-		ta, tb := nodes[a].CreationTimestamp, nodes[b].CreationTimestamp
-		if !ta.Equal(&tb) {
-			return ta.Before(&tb)
-		}
-		return nodes[a].Name < nodes[b].Name
-	})
+	kube.OldestFirst(nodes)
 	restored := 0
 	for _, n := range nodes {
 		if id, ok, err := kube.ParseNodeID(n.Annotations); ok && err == nil {
@@ -151,11 +141,8 @@ func (c *SubnetController) Run(ctx context.Context, workers int) {
 // sync makes sure node name holds one subnet per family and an id, and that
 // its annotations say so.
 func (c *SubnetController) sync(ctx context.Context, name string) error {
-	node, err := c.lister.Get(name)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	node, ok, err := kube.Found(c.lister.Get(name))
+	if err != nil || !ok {
 		return err
 	}
 	annotated, present, err := kube.ParseNodeSubnets(node.Annotations)
@@ -220,21 +207,11 @@ func (c *SubnetController) nodeID(node *corev1.Node) (int, error) {
 
 // annotate patches only the annotations whose value differs.
 func (c *SubnetController) annotate(ctx context.Context, node *corev1.Node, want map[string]string) error {
-	patch := map[string]string{}
-	for k, v := range want {
-		if node.Annotations[k] != v {
-			patch[k] = v
-		}
+	patched, err := kube.Annotate(ctx, c.client.CoreV1().Nodes().Patch, node, want)
+	if patched {
+		klog.V(2).InfoS("Annotated node", "node", node.Name, "annotations", want)
 	}
-	if len(patch) == 0 {
-		return nil
-	}
-	_, err := c.client.CoreV1().Nodes().Patch(ctx, node.Name, types.MergePatchType, kube.AnnotationsPatch(patch), metav1.PatchOptions{})
-	if err != nil {
-		return fmt.Errorf("annotate node %s: %w", node.Name, err)
-	}
-	klog.V(2).InfoS("Annotated node", "node", node.Name, "annotations", patch)
-	return nil
+	return err
 }
 
 func (c *SubnetController) updateUsage() {

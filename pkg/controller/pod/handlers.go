@@ -6,6 +6,7 @@ import (
 
 	"github.com/ovnkube/ovnkube/pkg/kube"
 	"github.com/ovnkube/ovnkube/pkg/reconcile"
+	"github.com/ovnkube/ovnkube/pkg/topology"
 )
 
 // Handlers routes Pod informer events to the IPAM queue and the NB
@@ -13,7 +14,7 @@ import (
 // change neither the node, the phase's network relevance nor the annotation
 // are dropped here.
 func Handlers(ipam *IPAMController, rec *reconcile.Reconciler) cache.ResourceEventHandler {
-	owner := func(k string) reconcile.Owner { return reconcile.Owner{Type: OwnerTypePod, Name: k} }
+	owner := topology.PodOwner
 	return cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
 			p := obj.(*corev1.Pod)
@@ -32,10 +33,7 @@ func Handlers(ipam *IPAMController, rec *reconcile.Reconciler) cache.ResourceEve
 			rec.Enqueue(owner(key(cur)))
 		},
 		DeleteFunc: func(obj any) {
-			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-				obj = t.Obj
-			}
-			if p, ok := obj.(*corev1.Pod); ok && !p.Spec.HostNetwork {
+			if p, ok := kube.Deleted[*corev1.Pod](obj); ok && !p.Spec.HostNetwork {
 				rec.Enqueue(owner(key(p)))
 			}
 		},
@@ -56,7 +54,7 @@ func NodeHandlers(ipam *IPAMController, rec *reconcile.Reconciler) cache.Resourc
 	requeue := func(node string) {
 		ipam.EnqueueNode(node)
 		for _, k := range podsOn(ipam.byNode, node) {
-			rec.Enqueue(reconcile.Owner{Type: OwnerTypePod, Name: k})
+			rec.Enqueue(topology.PodOwner(k))
 		}
 	}
 	return cache.ResourceEventHandlerFuncs{
@@ -68,10 +66,7 @@ func NodeHandlers(ipam *IPAMController, rec *reconcile.Reconciler) cache.Resourc
 			}
 		},
 		DeleteFunc: func(obj any) {
-			if t, ok := obj.(cache.DeletedFinalStateUnknown); ok {
-				obj = t.Obj
-			}
-			if n, ok := obj.(*corev1.Node); ok {
+			if n, ok := kube.Deleted[*corev1.Node](obj); ok {
 				ipam.ForgetNode(n.Name)
 			}
 		},

@@ -5,14 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"sort"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -84,13 +81,7 @@ func (c *IPAMController) Restore() error {
 	if err != nil {
 		return err
 	}
-	sort.Slice(pods, func(a, b int) bool {
-		ta, tb := pods[a].CreationTimestamp, pods[b].CreationTimestamp
-		if !ta.Equal(&tb) {
-			return ta.Before(&tb)
-		}
-		return pods[a].Namespace+"/"+pods[a].Name < pods[b].Namespace+"/"+pods[b].Name
-	})
+	kube.OldestFirst(pods)
 	restored := 0
 	for _, p := range pods {
 		if !needsNetwork(p) {
@@ -143,15 +134,9 @@ func (c *IPAMController) sync(ctx context.Context, k string) error {
 	if err != nil {
 		return nil
 	}
-	p, err := c.pods.Pods(ns).Get(name)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	p, ok, err := kube.Found(c.pods.Pods(ns).Get(name))
+	if err != nil || !ok || !needsNetwork(p) {
 		return err
-	}
-	if !needsNetwork(p) {
-		return nil
 	}
 	subnets, ok := c.nodeSubnets(p.Spec.NodeName)
 	if !ok {
@@ -197,19 +182,12 @@ func podAddresses(ips []netip.Prefix) kube.PodAddresses {
 }
 
 func (c *IPAMController) annotate(ctx context.Context, p *corev1.Pod, value string) error {
-	if p.Annotations[kube.PodNetworksAnnotation] == value {
-		return nil
-	}
-	body := kube.AnnotationsPatch(map[string]string{kube.PodNetworksAnnotation: value})
-	_, err := c.client.CoreV1().Pods(p.Namespace).Patch(ctx, p.Name, types.MergePatchType, body, metav1.PatchOptions{})
+	_, err := kube.Annotate(ctx, c.client.CoreV1().Pods(p.Namespace).Patch, p, map[string]string{kube.PodNetworksAnnotation: value})
 	if apierrors.IsNotFound(err) {
 		c.ipam.release(key(p))
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("annotate pod %s: %w", key(p), err)
-	}
-	return nil
+	return err
 }
 
 // nodeSubnets reads a node's subnets from its annotation.

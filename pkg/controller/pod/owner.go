@@ -2,7 +2,6 @@ package pod
 
 import (
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/cache"
@@ -14,9 +13,6 @@ import (
 	"github.com/ovnkube/ovnkube/pkg/topology"
 )
 
-// OwnerTypePod is the owner type of pods' rows; owners are "namespace/name".
-const OwnerTypePod = "Pod"
-
 // OwnerType returns the Pod owner type: a pod's port follows from its
 // k8s.ovn.org/pod-networks annotation. release frees the pod's addresses once
 // the port is gone (pod deleted or finished).
@@ -26,15 +22,12 @@ func OwnerType(pods corelisters.PodLister, recorder record.EventRecorder, releas
 		if err != nil {
 			return nil, false, nil
 		}
-		p, err := pods.Pods(ns).Get(name)
-		if apierrors.IsNotFound(err) {
-			return nil, false, nil
-		}
-		return p, err == nil, err
+		return kube.Found(pods.Pods(ns).Get(name))
 	}
 	return reconcile.OwnerType{
-		Name:   OwnerTypePod,
+		Name:   topology.OwnerTypePod,
 		Tables: []string{nbdb.LogicalSwitchPortTable},
+		After:  []string{topology.OwnerTypeNode},
 		List: func() ([]string, error) {
 			all, err := pods.List(labels.Everything())
 			if err != nil {
@@ -60,7 +53,7 @@ func OwnerType(pods corelisters.PodLister, recorder record.EventRecorder, releas
 			if !present {
 				return nil, reconcile.Wait("no address allocated yet")
 			}
-			return topology.PodRows(topology.PodInput{
+			return Rows(Input{
 				Namespace: p.Namespace, Name: p.Name, UID: string(p.UID), Node: p.Spec.NodeName,
 				MAC: addrs.MAC, IPs: addrs.IPs,
 			}), nil

@@ -1,9 +1,14 @@
-// Package harness starts the real components of an ovnkube cluster
-// (etcd, kube-apiserver, kube-controller-manager, kube-scheduler, OVN NB/SB
-// ovsdb-server, ovn-northd, ovnkube master) as tracked local processes on
-// 127.0.0.1 and unix sockets. Integration tests, the benchmark and the sandbox
-// all start their components through it, so there is one way to run them.
-package harness
+// Package sandbox is the runtime library of the sandbox: it starts the real
+// components of an ovnkube cluster (etcd, kube-apiserver,
+// kube-controller-manager, kube-scheduler, OVN NB/SB ovsdb-server,
+// ovn-northd, ovnkube master, and nodes in network namespaces) as tracked
+// local processes on 127.0.0.1 and unix sockets. The ovnkube-sandbox binary
+// uses it, and the tests and the benchmark use it as their harness, so there
+// is one way to run the components.
+//
+// It is linked into a shipped binary, so it must not import "testing":
+// helpers that take a testing.TB live in test/harness.
+package sandbox
 
 import (
 	"errors"

@@ -2,7 +2,6 @@ package node
 
 import (
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/record"
 
@@ -24,9 +23,10 @@ const (
 // called once a deleted node's rows are gone, to free its subnet and id.
 func OwnerType(lister corelisters.NodeLister, recorder record.EventRecorder, release func(string)) reconcile.OwnerType {
 	return reconcile.OwnerType{
-		Name: reconcile.OwnerTypeNode,
+		Name: topology.OwnerTypeNode,
 		Tables: []string{nbdb.LogicalSwitchTable, nbdb.LogicalSwitchPortTable,
 			nbdb.LogicalRouterPortTable, nbdb.GatewayChassisTable},
+		After: []string{topology.OwnerTypeCluster},
 		List: func() ([]string, error) {
 			nodes, err := lister.List(everything)
 			if err != nil {
@@ -39,18 +39,15 @@ func OwnerType(lister corelisters.NodeLister, recorder record.EventRecorder, rel
 			return names, nil
 		},
 		Desired: func(name string) ([]reconcile.Row, error) {
-			node, err := lister.Get(name)
-			if apierrors.IsNotFound(err) {
-				return nil, nil
-			}
-			if err != nil {
+			node, ok, err := kube.Found(lister.Get(name))
+			if err != nil || !ok {
 				return nil, err
 			}
 			in, err := nodeInput(node)
 			if err != nil {
 				return nil, err
 			}
-			rows, err := topology.NodeRows(in)
+			rows, err := Rows(in)
 			if err != nil {
 				return nil, reconcile.Invalid("bad-node-subnets", err)
 			}
@@ -62,7 +59,7 @@ func OwnerType(lister corelisters.NodeLister, recorder record.EventRecorder, rel
 			}
 		},
 		Cleared: func(name string) {
-			if _, err := lister.Get(name); apierrors.IsNotFound(err) {
+			if _, ok, err := kube.Found(lister.Get(name)); err == nil && !ok {
 				release(name)
 			}
 		},
@@ -70,19 +67,19 @@ func OwnerType(lister corelisters.NodeLister, recorder record.EventRecorder, rel
 }
 
 // nodeInput reads the translation input from a Node's annotations.
-func nodeInput(node *corev1.Node) (topology.NodeInput, error) {
+func nodeInput(node *corev1.Node) (Input, error) {
 	subnets, present, err := kube.ParseNodeSubnets(node.Annotations)
 	if err != nil {
-		return topology.NodeInput{}, reconcile.Invalid("bad-node-subnets", err)
+		return Input{}, reconcile.Invalid("bad-node-subnets", err)
 	}
 	if !present {
-		return topology.NodeInput{}, reconcile.Wait("no subnet allocated yet")
+		return Input{}, reconcile.Wait("no subnet allocated yet")
 	}
 	chassis, err := kube.ParseChassisID(node.Annotations)
 	if err != nil {
-		return topology.NodeInput{}, reconcile.Invalid("bad-chassis-id", err)
+		return Input{}, reconcile.Invalid("bad-chassis-id", err)
 	}
-	return topology.NodeInput{Name: node.Name, Subnets: subnets, ChassisID: chassis}, nil
+	return Input{Name: node.Name, Subnets: subnets, ChassisID: chassis}, nil
 }
 
 // topologyChanged reports whether an update can change the node's NB rows.

@@ -1,4 +1,4 @@
-package harness
+package sandbox
 
 import (
 	"context"
@@ -15,11 +15,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ovnkube/ovnkube/test/harness"
 )
 
 // TestOVN starts the real NB/SB ovsdb-servers and northd.
 func TestOVN(t *testing.T) {
-	dir := ShortTempDir(t)
+	dir := harness.ShortTempDir(t)
 	o, err := StartOVN(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +57,7 @@ func TestOVN(t *testing.T) {
 
 // TestKube starts etcd and kube-apiserver and round-trips a Namespace.
 func TestKube(t *testing.T) {
-	dir := ShortTempDir(t)
+	dir := harness.ShortTempDir(t)
 	k, err := StartKube(dir, KubeOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -89,18 +91,18 @@ func TestKube(t *testing.T) {
 func TestMissingBinaryNamesMakeTarget(t *testing.T) {
 	empty := t.TempDir()
 	t.Setenv(BinDirEnv, empty)
-	_, err := StartKube(ShortTempDir(t), KubeOptions{})
+	_, err := StartKube(harness.ShortTempDir(t), KubeOptions{})
 	want := `kube-apiserver not found in ` + empty + `: run "make tools"`
 	if err == nil || err.Error() != want {
 		t.Errorf("StartKube error = %v, want %q", err, want)
 	}
-	_, err = StartMaster(ShortTempDir(t), MasterOptions{})
+	_, err = StartMaster(harness.ShortTempDir(t), MasterOptions{})
 	want = `ovnkube not found in ` + empty + `: run "make build"`
 	if err == nil || err.Error() != want {
 		t.Errorf("StartMaster error = %v, want %q", err, want)
 	}
 	t.Setenv("PATH", empty)
-	_, err = StartOVN(ShortTempDir(t))
+	_, err = StartOVN(harness.ShortTempDir(t))
 	if err == nil || !strings.Contains(err.Error(), `run "make debs"`) {
 		t.Errorf("StartOVN error = %v, want one naming make debs", err)
 	}
@@ -111,7 +113,7 @@ func TestMissingBinaryNamesMakeTarget(t *testing.T) {
 // stopped, group and all; a record whose start time does not match is never
 // signalled.
 func TestDetachedProcessAdoptAndStop(t *testing.T) {
-	dir := ShortTempDir(t)
+	dir := harness.ShortTempDir(t)
 	p := &Process{Detached: true}
 	// The shell ignores SIGTERM, so Stop has to escalate to SIGKILL; its
 	// child sleep is in the same group and must go too.
@@ -183,7 +185,7 @@ func liveGroupMembers(pgid int) []int {
 // Deployment becomes a ReplicaSet and a Pod, and the Pod is bound to the only
 // Node. No kubelet exists, so the test creates the Node and its capacity.
 func TestKubeControlPlane(t *testing.T) {
-	dir := ShortTempDir(t)
+	dir := harness.ShortTempDir(t)
 	k, err := StartKube(dir, KubeOptions{ControllerManager: true, Scheduler: true})
 	if err != nil {
 		t.Fatal(err)
@@ -255,7 +257,7 @@ func podSummary(pods *corev1.PodList) []string {
 // TestMaster starts `ovnkube master` against real OVN and Kubernetes and
 // waits for its /readyz, as the integration tests and the sandbox do.
 func TestMaster(t *testing.T) {
-	dir := ShortTempDir(t)
+	dir := harness.ShortTempDir(t)
 	o, err := StartOVN(filepath.Join(dir, "ovn"))
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package topology
+package pod
 
 import (
 	"net"
@@ -6,14 +6,15 @@ import (
 
 	"github.com/ovnkube/ovnkube/ovsdb-models/nbdb"
 	"github.com/ovnkube/ovnkube/pkg/reconcile"
+	"github.com/ovnkube/ovnkube/pkg/topology"
 )
 
-// PodPortName is a pod's logical switch port, "<namespace>_<pod>". Kubernetes
+// PortName is a pod's logical switch port, "<namespace>_<pod>". Kubernetes
 // names contain no '_', so the name is unambiguous.
-func PodPortName(namespace, pod string) string { return namespace + "_" + pod }
+func PortName(namespace, pod string) string { return namespace + "_" + pod }
 
-// PodInput is what a pod's port depends on.
-type PodInput struct {
+// Input is what a pod's port depends on.
+type Input struct {
 	Namespace, Name string
 	UID             string
 	Node            string
@@ -21,19 +22,19 @@ type PodInput struct {
 	IPs             []netip.Prefix
 }
 
-// PodRows returns a pod's logical switch port on its node's switch. addresses
+// Rows returns a pod's logical switch port on its node's switch. addresses
 // and port_security are the same "<mac> <ip4> [<ip6>]": OVN answers ARP/ND
 // for the pod and drops anything it sends from another address.
 // requested-chassis pins the binding to the node's chassis (matched against
 // its hostname, the node name) and iface-id-ver to this incarnation of the
 // pod, so a stale interface of a previous pod with the same name never binds.
-func PodRows(in PodInput) []reconcile.Row {
-	name := PodPortName(in.Namespace, in.Name)
+func Rows(in Input) []reconcile.Row {
+	name := PortName(in.Namespace, in.Name)
 	addrs := make([]netip.Addr, len(in.IPs))
 	for i, ip := range in.IPs {
 		addrs[i] = ip.Addr()
 	}
-	line := addressLine(in.MAC, addrs)
+	line := topology.AddressLine(in.MAC, addrs)
 	return []reconcile.Row{{
 		ID: name,
 		Model: &nbdb.LogicalSwitchPort{
@@ -46,10 +47,6 @@ func PodRows(in PodInput) []reconcile.Row {
 			},
 			ExternalIDs: map[string]string{"namespace": in.Namespace, "pod": "true"},
 		},
-		Parent: &reconcile.Ref{
-			Owner: reconcile.Owner{Type: reconcile.OwnerTypeNode, Name: in.Node},
-			Table: nbdb.LogicalSwitchTable,
-			ID:    NodeSwitch(in.Node),
-		},
+		Parents: []reconcile.Ref{topology.NodeSwitchRef(in.Node)},
 	}}
 }

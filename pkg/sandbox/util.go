@@ -1,11 +1,9 @@
-package harness
+package sandbox
 
 import (
 	"fmt"
 	"net"
-	"os"
 	"strings"
-	"testing"
 	"time"
 )
 
@@ -40,19 +38,6 @@ func FreePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// ShortTempDir makes a directory directly under /tmp, short enough for unix
-// socket paths, and removes it when the test ends (after the test's other
-// cleanups, which stop the processes using it).
-func ShortTempDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("/tmp", "ovnk-")
-	if err != nil {
-		t.Fatalf("short temp dir: %v", err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
-	return dir
 }
 
 // checkSocketPath fails early and clearly on a socket path too long to use.

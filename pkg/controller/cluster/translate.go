@@ -1,0 +1,55 @@
+package cluster
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/ovnkube/ovnkube/ovsdb-models/nbdb"
+	"github.com/ovnkube/ovnkube/pkg/reconcile"
+	"github.com/ovnkube/ovnkube/pkg/topology"
+)
+
+// Input is what the cluster-wide rows depend on.
+type Input struct {
+	JoinSubnets []netip.Prefix // one per family
+}
+
+// Rows returns the Cluster owner's rows: ovn_cluster_router and the join
+// switch linked to it by rtoj-/jtor-ovn_cluster_router at the join subnets'
+// first addresses.
+func Rows(in Input) ([]reconcile.Row, error) {
+	if len(in.JoinSubnets) == 0 {
+		return nil, fmt.Errorf("no join subnet configured")
+	}
+	var ips []netip.Addr
+	var networks []string
+	for _, s := range in.JoinSubnets {
+		ip, err := topology.NthAddr(s, 1)
+		if err != nil {
+			return nil, fmt.Errorf("join subnet: %w", err)
+		}
+		ips = append(ips, ip)
+		networks = append(networks, topology.WithPrefix(ip, s))
+	}
+	router, join := topology.ClusterRouter, topology.JoinSwitch
+	rtoj := topology.RouterToJoinPort(router)
+	jtor := topology.JoinToRouterPort(router)
+	return []reconcile.Row{
+		{ID: router, Model: &nbdb.LogicalRouter{
+			Name:        router,
+			ExternalIDs: map[string]string{"k8s-cluster-router": "yes"},
+		}},
+		{ID: join, Model: &nbdb.LogicalSwitch{Name: join}},
+		{ID: rtoj, Model: &nbdb.LogicalRouterPort{
+			Name:     rtoj,
+			MAC:      topology.MACFromIP(topology.PreferIPv4(ips)).String(),
+			Networks: networks,
+		}, Parents: []reconcile.Ref{topology.ClusterRouterRef}},
+		{ID: jtor, Model: &nbdb.LogicalSwitchPort{
+			Name:      jtor,
+			Type:      "router",
+			Addresses: []string{"router"},
+			Options:   map[string]string{"router-port": rtoj},
+		}, Parents: []reconcile.Ref{topology.JoinSwitchRef}},
+	}, nil
+}

@@ -1,0 +1,46 @@
+package topology
+
+import (
+	"github.com/ovnkube/ovnkube/ovsdb-models/nbdb"
+	"github.com/ovnkube/ovnkube/pkg/reconcile"
+)
+
+// Owner types of the default network's topology. Features that link their
+// rows into these owners' rows name them through the helpers below, never
+// by building a reconcile.Ref by hand.
+const (
+	OwnerTypeCluster = "Cluster"
+	OwnerTypeNode    = "Node"
+	OwnerTypePod     = "Pod"
+)
+
+// ClusterOwner owns the cluster-wide rows (ovn_cluster_router, join, ...).
+var ClusterOwner = reconcile.Owner{Type: OwnerTypeCluster, Name: "default"}
+
+// NodeOwner owns a node's switch and its router, management and gateway ports.
+func NodeOwner(node string) reconcile.Owner {
+	return reconcile.Owner{Type: OwnerTypeNode, Name: node}
+}
+
+// PodOwner owns a pod's port; key is "namespace/name".
+func PodOwner(key string) reconcile.Owner {
+	return reconcile.Owner{Type: OwnerTypePod, Name: key}
+}
+
+// ClusterRouterRef is ovn_cluster_router, the parent of every node's rtos-
+// port and of the join port.
+var ClusterRouterRef = reconcile.Ref{Owner: ClusterOwner, Table: nbdb.LogicalRouterTable, ID: ClusterRouter}
+
+// JoinSwitchRef is the join switch, the parent of every router's join port.
+var JoinSwitchRef = reconcile.Ref{Owner: ClusterOwner, Table: nbdb.LogicalSwitchTable, ID: JoinSwitch}
+
+// NodeSwitchRef is a node's logical switch, the parent of the node's own
+// ports and of its pods' ports.
+func NodeSwitchRef(node string) reconcile.Ref {
+	return reconcile.Ref{Owner: NodeOwner(node), Table: nbdb.LogicalSwitchTable, ID: NodeSwitch(node)}
+}
+
+// NodeRouterPortRef is a node's rtos- port, the parent of its Gateway_Chassis.
+func NodeRouterPortRef(node string) reconcile.Ref {
+	return reconcile.Ref{Owner: NodeOwner(node), Table: nbdb.LogicalRouterPortTable, ID: RouterToSwitchPort(node)}
+}
