@@ -149,6 +149,22 @@ func eventually(t *testing.T, timeout time.Duration, cond func() string) {
 	t.Fatalf("after %s: %s", timeout, last)
 }
 
+// waitIdle waits until the master is ready and its reconciler has nothing
+// pending: every change it has seen is planned and committed. Assertions
+// that nothing was written hold from then on, without a timer.
+func (e *env) waitIdle() {
+	e.t.Helper()
+	eventually(e.t, 20*time.Second, func() string {
+		if e.metric("ovnkube_ready", nil) != 1 {
+			return "master not ready"
+		}
+		if n := e.metric("ovnkube_reconcile_pending_owners", nil); n != 0 {
+			return fmt.Sprintf("%v owners pending", n)
+		}
+		return ""
+	})
+}
+
 // metric returns the value of a master metric series whose labels include
 // labels (summed over the other labels; 0 when absent).
 func (e *env) metric(name string, labels map[string]string) float64 {

@@ -50,7 +50,7 @@ func TestRestartWritesNothing(t *testing.T) {
 	}
 
 	e.restartMaster()
-	time.Sleep(500 * time.Millisecond) // let any late write show up
+	e.waitIdle()
 	if got := e.metric("ovnkube_nb_transactions_total", map[string]string{"result": "committed"}); got != 0 {
 		t.Errorf("restart committed %v transactions, want 0", got)
 	}
@@ -107,7 +107,7 @@ func TestForeignRowsAndSelfHealing(t *testing.T) {
 	}
 	// Foreign rows are untouched, also after a restart's full reconcile.
 	e.restartMaster()
-	time.Sleep(300 * time.Millisecond)
+	e.waitIdle()
 	for _, tc := range []struct{ table, name string }{
 		{"Logical_Switch", "operator-switch"}, {"Logical_Switch_Port", "op-port"},
 		{"Logical_Switch_Port", "operator-port-on-h1"}, {"Logical_Router", "operator-router"},
@@ -202,7 +202,7 @@ func TestWidenClusterCIDR(t *testing.T) {
 	e.master.Stop()
 	e.opts.ClusterSubnets = "10.128.0.0/14/23"
 	e.startMaster()
-	time.Sleep(300 * time.Millisecond)
+	e.waitIdle()
 	for n, s := range before {
 		if got := e.node(n).Annotations[kube.NodeSubnetsAnnotation]; got != s {
 			t.Errorf("%s subnet changed on widening: %s -> %s", n, s, got)

@@ -267,7 +267,7 @@ func TestRestartWithPodsWritesNothing(t *testing.T) {
 	}
 
 	e.restartMaster()
-	time.Sleep(500 * time.Millisecond)
+	e.waitIdle()
 	if got := e.metric("ovnkube_nb_transactions_total", map[string]string{"result": "committed"}); got != 0 {
 		t.Errorf("restart committed %v transactions", got)
 	}
@@ -293,5 +293,38 @@ func TestRestartWithPodsWritesNothing(t *testing.T) {
 				t.Errorf("new pod b-%d got %s, held by a live pod", i, ip)
 			}
 		}
+	}
+}
+
+// TestPodPlansPerPod: creating pods costs about one plan of each pod's owner:
+// the echoes of our own commits (the port joining its switch, the switch's
+// ports changing) re-plan nobody. Counted by the master's
+// ovnkube_reconcile_duration_seconds_count{owner_type="Pod"}.
+func TestPodPlansPerPod(t *testing.T) {
+	e := newEnv(t, "10.244.0.0/16/22", "10.96.0.0/16")
+	nodes := []string{"pp1", "pp2"}
+	for _, n := range nodes {
+		e.createNode(n, nil)
+	}
+	waitSwitches(t, e, "join", "pp1", "pp2")
+	e.createNamespace("plans")
+	e.waitIdle()
+	before := e.metric("ovnkube_reconcile_duration_seconds", map[string]string{"owner_type": "Pod"})
+	const perNode = 500
+	for _, n := range nodes {
+		e.createPods("plans", n, n, perNode)
+	}
+	eventually(t, 60*time.Second, func() string {
+		if got := len(e.podPorts()); got != perNode*len(nodes) {
+			return fmt.Sprintf("%d pod ports", got)
+		}
+		return ""
+	})
+	e.waitIdle()
+	plans := e.metric("ovnkube_reconcile_duration_seconds", map[string]string{"owner_type": "Pod"}) - before
+	perPod := plans / float64(perNode*len(nodes))
+	t.Logf("%d pods: %v Pod plans, %.2f per pod", perNode*len(nodes), plans, perPod)
+	if perPod > 1.5 {
+		t.Errorf("%.2f plans per pod, want <= 1.5", perPod)
 	}
 }
