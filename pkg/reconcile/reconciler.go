@@ -319,6 +319,7 @@ func (r *Reconciler) processBatch(ctx context.Context) bool {
 		owners = r.drain(owners)
 	}
 	if len(owners) == 0 {
+		metrics.QueueDepth.Set(float64(r.queue.Len()))
 		return true
 	}
 	if !r.client.Connected() {

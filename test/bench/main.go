@@ -288,7 +288,7 @@ func settledMetrics(url string) (sandbox.Metrics, error) {
 			return nil, err
 		}
 		ops := met.Value("ovnkube_nb_operations_total", nil)
-		if ops == prev && met.Value("ovnkube_reconcile_queue_depth", nil) == 0 {
+		if ops == prev && met.Value("ovnkube_reconcile_pending_owners", nil) == 0 {
 			return met, nil
 		}
 		prev = ops
