@@ -28,14 +28,29 @@ type opError struct{ msg string }
 
 func (e *opError) Error() string { return e.msg }
 
-// transact commits ops as one transaction and records it in the metrics;
-// echoes (optional) learns which rows it changes.
-func transact(ctx context.Context, c client.Client, echo *echoes, ops []ovsdb.Operation) (err error) {
-	if echo != nil {
-		withdraw := echo.expect(ops)
+// txnHooks are told about the rows a transaction changes: echoes before it
+// is sent, the memo once it committed. Both optional.
+type txnHooks struct {
+	echo *echoes
+	memo *memo
+}
+
+// transact commits ops as one transaction and records it in the metrics.
+func transact(ctx context.Context, c client.Client, hooks txnHooks, ops []ovsdb.Operation) (err error) {
+	changed, deleted := changedRows(ops)
+	if hooks.echo != nil {
+		withdraw := hooks.echo.expect(changed)
 		defer func() {
 			if err != nil {
 				withdraw()
+			}
+		}()
+	}
+	if hooks.memo != nil {
+		defer func() {
+			if err == nil {
+				hooks.memo.changed(changed...)
+				hooks.memo.changed(deleted...)
 			}
 		}()
 	}
@@ -73,7 +88,7 @@ func transact(ctx context.Context, c client.Client, echo *echoes, ops []ovsdb.Op
 // commitPlans commits the plans as one transaction. When OVSDB rejects it, the
 // batch is split in halves until the failing owners are isolated, so one bad
 // owner cannot block the rest. It returns the error of every failed owner.
-func commitPlans(ctx context.Context, c client.Client, echo *echoes, plans []*ownerPlan) map[Owner]error {
+func commitPlans(ctx context.Context, c client.Client, hooks txnHooks, plans []*ownerPlan) map[Owner]error {
 	if len(plans) == 0 {
 		return nil
 	}
@@ -81,7 +96,7 @@ func commitPlans(ctx context.Context, c client.Client, echo *echoes, plans []*ow
 	for i, p := range plans {
 		parts[i] = p.ops
 	}
-	err := transact(ctx, c, echo, render(parts...))
+	err := transact(ctx, c, hooks, render(parts...))
 	if err == nil {
 		return nil
 	}
@@ -94,8 +109,8 @@ func commitPlans(ctx context.Context, c client.Client, echo *echoes, plans []*ow
 		return failed
 	}
 	half := len(plans) / 2
-	failed := commitPlans(ctx, c, echo, plans[:half])
-	for o, e := range commitPlans(ctx, c, echo, plans[half:]) {
+	failed := commitPlans(ctx, c, hooks, plans[:half])
+	for o, e := range commitPlans(ctx, c, hooks, plans[half:]) {
 		if failed == nil {
 			failed = map[Owner]error{}
 		}

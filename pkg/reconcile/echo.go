@@ -16,33 +16,45 @@ type echoes struct {
 	pending map[string]int
 }
 
-// expect registers the rows ops update or mutate, before the transaction is
-// sent (its notification may be handled before Transact returns). The
-// returned function withdraws them when the transaction failed.
-func (e *echoes) expect(ops []ovsdb.Operation) (withdraw func()) {
-	rows := map[string]bool{}
+// changedRows returns the rows ops update or mutate, and those they delete.
+func changedRows(ops []ovsdb.Operation) (changed, deleted []string) {
+	seen := map[string]bool{}
 	for _, op := range ops {
-		if op.Op != ovsdb.OperationUpdate && op.Op != ovsdb.OperationMutate {
+		if op.Op != ovsdb.OperationUpdate && op.Op != ovsdb.OperationMutate && op.Op != ovsdb.OperationDelete {
 			continue
 		}
 		for _, c := range op.Where {
-			if u, ok := c.Value.(ovsdb.UUID); ok && c.Column == "_uuid" {
-				rows[u.GoUUID] = true
+			u, ok := c.Value.(ovsdb.UUID)
+			if !ok || c.Column != "_uuid" || seen[u.GoUUID] {
+				continue
+			}
+			seen[u.GoUUID] = true
+			if op.Op == ovsdb.OperationDelete {
+				deleted = append(deleted, u.GoUUID)
+			} else {
+				changed = append(changed, u.GoUUID)
 			}
 		}
 	}
+	return changed, deleted
+}
+
+// expect registers the rows a transaction changes, before it is sent (its
+// notification may be handled before Transact returns). The returned
+// function withdraws them when the transaction failed.
+func (e *echoes) expect(rows []string) (withdraw func()) {
 	e.mu.Lock()
 	if e.pending == nil {
 		e.pending = map[string]int{}
 	}
-	for u := range rows {
+	for _, u := range rows {
 		e.pending[u]++
 	}
 	e.mu.Unlock()
 	return func() {
 		e.mu.Lock()
 		defer e.mu.Unlock()
-		for u := range rows {
+		for _, u := range rows {
 			if e.pending[u]--; e.pending[u] <= 0 {
 				delete(e.pending, u)
 			}

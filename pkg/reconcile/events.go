@@ -81,7 +81,9 @@ func (r *Reconciler) onDelete(table string, m model.Model) {
 	if !ok {
 		return
 	}
-	r.echoes.forget(reflect.ValueOf(m).Elem().Field(t.uuidIdx).String())
+	uuid := reflect.ValueOf(m).Elem().Field(t.uuidIdx).String()
+	r.echoes.forget(uuid)
+	r.store.memo.changed(uuid)
 	if o, _, ours := r.store.ownerOf(t, m); ours {
 		r.Enqueue(o)
 	}
@@ -92,9 +94,11 @@ func (r *Reconciler) onUpdate(table string, old, cur model.Model) {
 	if !ok {
 		return
 	}
-	if r.echoes.consume(reflect.ValueOf(cur).Elem().Field(t.uuidIdx).String()) {
-		return // our own change coming back
+	uuid := reflect.ValueOf(cur).Elem().Field(t.uuidIdx).String()
+	if r.echoes.consume(uuid) {
+		return // our own change coming back; the commit already updated the memo
 	}
+	r.store.memo.changed(uuid)
 	o, _, ours := r.store.ownerOf(t, old)
 	if ours && r.ownedChanged(t, old, cur) {
 		r.Enqueue(o)

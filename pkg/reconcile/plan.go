@@ -84,8 +84,8 @@ type planResult struct {
 	released []keyedRow // to unclaim once committed
 }
 
-// resolved is a row a relation points at: in the NB (model set) or inserted
-// by this plan (pend set).
+// resolved is a row a relation points at: in the NB (uuid; model set for the
+// owner's own rows) or inserted by this plan (pend set).
 type resolved struct {
 	table *tableInfo
 	uuid  string
@@ -324,12 +324,21 @@ func (s *planState) resolve(ref Ref) (resolved, bool, error) {
 			s.p.watch(s.owner, tg)
 		}
 	}
-	e, err := s.p.store.find(ref.Owner, t, ref.ID)
-	if err != nil || e == nil {
+	uuid, found, err := s.p.store.locate(ref.Owner, t, ref.ID)
+	if err != nil || !found {
 		return resolved{}, false, err
 	}
-	s.targets[tg] = e.uuid
-	return resolved{table: t, uuid: e.uuid, model: e.model}, true, nil
+	s.targets[tg] = uuid
+	return resolved{table: t, uuid: uuid}, true, nil
+}
+
+// holds reports whether the resolved row holds member in column c: from
+// the owner's own cloned row, or from the memo for rows of others.
+func (s *planState) holds(r resolved, c column, member string) bool {
+	if r.model != nil {
+		return slices.Contains(r.table.uuids(r.model, c), member)
+	}
+	return s.p.store.isMember(r.table, r.uuid, c, member)
 }
 
 // resolveRefs returns the uuids of a row's declared reference columns.
@@ -382,7 +391,7 @@ func (s *planState) link(uuid string, t *tableInfo, row Row, recorded []parentLi
 		switch {
 		case parent.pend != nil:
 			parent.pend.children[col.name] = append(parent.pend.children[col.name], uuid)
-		case !slices.Contains(parent.table.uuids(parent.model, col), uuid):
+		case !s.holds(parent, col, uuid):
 			s.addRef(parent.table.name, parent.uuid, col.name, uuid, true)
 		}
 	}
@@ -413,12 +422,12 @@ func (s *planState) leave(l parentLink, pt *tableInfo, col column, uuid string) 
 		}
 		return
 	}
-	e, err := s.p.store.find(l.owner, pt, l.local)
-	if err != nil || e == nil {
+	puuid, found, err := s.p.store.locate(l.owner, pt, l.local)
+	if err != nil || !found {
 		return
 	}
-	if slices.Contains(pt.uuids(e.model, col), uuid) {
-		s.addRef(pt.name, e.uuid, col.name, uuid, false)
+	if s.p.store.isMember(pt, puuid, col, uuid) {
+		s.addRef(pt.name, puuid, col.name, uuid, false)
 	}
 }
 

@@ -169,7 +169,7 @@ func TestLinksIntoSharedParentMerge(t *testing.T) {
 	if got := opSummary(ops); got != "insert Logical_Router_Port; insert Logical_Router_Port; insert Logical_Router_Port; mutate Logical_Router ports insert 3" {
 		t.Fatalf("3 linked ports rendered as %s", got)
 	}
-	if err := transact(context.Background(), f.nb, nil, ops); err != nil {
+	if err := transact(context.Background(), f.nb, txnHooks{}, ops); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.members(nbdb.LogicalRouterTable, "r", "ports"); len(got) != 3 {

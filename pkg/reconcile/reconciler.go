@@ -486,7 +486,7 @@ func (r *Reconciler) tablesOf(t *OwnerType) []*tableInfo {
 func (r *Reconciler) commit(ctx context.Context, plans []*ownerPlan) {
 	for _, batch := range chunk(plans, r.opts.MaxOps) {
 		tctx, cancel := context.WithTimeout(ctx, r.opts.TxnTimeout)
-		failed := commitPlans(tctx, r.client, &r.echoes, batch)
+		failed := commitPlans(tctx, r.client, txnHooks{echo: &r.echoes, memo: &r.store.memo}, batch)
 		cancel()
 		for _, p := range batch {
 			if err, bad := failed[p.owner]; bad {

@@ -427,3 +427,28 @@ func (f *fixture) aclsOf(pg string) []string {
 	}
 	return m.(*nbdb.PortGroup).ACLs
 }
+
+// TestPortJoinsItsGroupsInItsInsert: the no-window rule. A new pod's port
+// that names the port groups of the policies selecting it as parents is
+// created and made a member of them in one transaction, so it never carries
+// a packet outside its policies.
+func TestPortJoinsItsGroupsInItsInsert(t *testing.T) {
+	onBoth(t, func(t *testing.T, b backend) {
+		f := newFixture(t, b)
+		node, pol := owner("C", "node1"), owner("P", "ns/deny-all")
+		f.set(node, sw("node1", nil))
+		f.set(pol, Row{ID: "pg", Model: &nbdb.PortGroup{Name: "ns_deny_all"}})
+		f.sync(node, pol)
+		pod := owner("A", "ns/web")
+		f.set(pod, Row{ID: "ns_web", Model: &nbdb.LogicalSwitchPort{Name: "ns_web", Addresses: []string{"0a:58:0a:f4:01:05 10.244.1.5"}},
+			Parents: []Ref{ref(node, nbdb.LogicalSwitchTable, "node1"), ref(pol, nbdb.PortGroupTable, "pg")}})
+		before := snapshot()
+		f.sync(pod)
+		if d := snapshot().since(before); d.txns != 1 || d.insert != 1 || d.mutate != 2 {
+			t.Errorf("port + memberships cost %+v, want one transaction: 1 insert, 2 mutations", d)
+		}
+		if got := f.members(nbdb.PortGroupTable, "ns_deny_all", "ports"); !reflect.DeepEqual(got, []string{"ns_web"}) {
+			t.Errorf("port group ports = %v", got)
+		}
+	})
+}

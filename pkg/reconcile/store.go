@@ -34,6 +34,42 @@ type store struct {
 	// keyed rows are the cluster's few load-balancer groups.
 	claimsMu sync.Mutex
 	claims   map[string]map[string]Owner
+
+	memo memo
+}
+
+// locate returns the uuid of owner's row local in t, through the memo; the
+// cache is searched (cloning the row) only when the memo does not know it or
+// the row it knew is gone.
+func (s *store) locate(owner Owner, t *tableInfo, local string) (string, bool, error) {
+	tg := target{table: t.name, owner: owner, local: local}
+	if u, ok := s.memo.uuid(tg); ok && s.cache.Table(t.name).HasRow(u) {
+		return u, true, nil
+	}
+	e, err := s.find(owner, t, local)
+	if err != nil || e == nil {
+		s.memo.forgetRow(tg)
+		return "", false, err
+	}
+	s.memo.setUUID(tg, e.uuid)
+	s.memo.changed(e.uuid)
+	for _, c := range t.refs {
+		s.memo.setMembers(e.uuid, c.name, t.uuids(e.model, c))
+	}
+	return e.uuid, true, nil
+}
+
+// isMember reports whether the row uuid of t holds member in column c.
+func (s *store) isMember(t *tableInfo, uuid string, c column, member string) bool {
+	set, ok := s.memo.set(uuid, c.name)
+	if !ok {
+		m := s.cache.Table(t.name).Row(uuid)
+		if m == nil {
+			return false
+		}
+		set = s.memo.setMembers(uuid, c.name, t.uuids(m, c))
+	}
+	return set[member]
 }
 
 // claim records that owner desires the keyed row name of t; false when

@@ -278,6 +278,26 @@ func sec(s float64) string {
 	return fmt.Sprintf("%.0f µs", s*1e6)
 }
 
+// waitProgrammed waits until the master has planned n owners of ownerType
+// with their input present (a Node with its subnet) and has nothing pending.
+func waitProgrammed(url, ownerType string, n int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		met, err := sandbox.Scrape(url)
+		if err != nil {
+			return err
+		}
+		planned := met.Value("ovnkube_reconcile_duration_seconds", map[string]string{"owner_type": ownerType})
+		if planned >= float64(n) && met.Value("ovnkube_reconcile_pending_owners", nil) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%v of %d %s owners programmed after %s", planned, n, ownerType, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // settledMetrics scrapes until the NB operation count stops moving: the
 // watcher sees rows land before the master has counted its transaction.
 func settledMetrics(url string) (sandbox.Metrics, error) {

@@ -108,7 +108,9 @@ func runPods(n, rate, restartPods int) (podResult, error) {
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "churn"}}, metav1.CreateOptions{}); err != nil {
 		return res, err
 	}
-	time.Sleep(time.Second) // nodes annotated and programmed
+	if err := waitProgrammed(m.MetricsURL, "Node", 3, time.Minute); err != nil {
+		return res, err
+	}
 	before, err := sandbox.Scrape(m.MetricsURL)
 	if err != nil {
 		return res, err

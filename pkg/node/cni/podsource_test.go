@@ -35,14 +35,21 @@ func TestInformerPods(t *testing.T) {
 	}
 
 	// Not annotated: waits until ctx ends.
-	short, c1 := context.WithTimeout(ctx, 200*time.Millisecond)
-	_, _, err := p.WaitPodNetwork(short, "ns", "p", "")
-	c1()
-	if !errors.Is(err, context.DeadlineExceeded) {
+	if _, _, err := p.WaitPodNetwork(expired(ctx), "ns", "p", ""); !errors.Is(err, context.Canceled) {
 		t.Fatalf("unannotated pod: err = %v", err)
 	}
 
-	// Annotation arrives while waiting; the wrong UID keeps waiting.
+	// Annotated, but another incarnation (UID) than the one CNI asks for:
+	// keeps waiting, also once the informer has the annotation.
+	if _, err := c.CoreV1().Pods("ns").Update(ctx, pod("1", ann), metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	p.waitSeen(ctx, t, func(q *corev1.Pod) bool { return q.Annotations[kube.PodNetworksAnnotation] == ann })
+	if _, _, err := p.WaitPodNetwork(expired(ctx), "ns", "p", "u2"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("returned for the old pod UID: err = %v", err)
+	}
+
+	// A waiter for the new incarnation returns once it exists.
 	type res struct {
 		uid string
 		err error
@@ -52,15 +59,6 @@ func TestInformerPods(t *testing.T) {
 		_, uid, err := p.WaitPodNetwork(ctx, "ns", "p", "u2")
 		got <- res{uid, err}
 	}()
-	time.Sleep(50 * time.Millisecond)
-	if _, err := c.CoreV1().Pods("ns").Update(ctx, pod("1", ann), metav1.UpdateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case r := <-got:
-		t.Fatalf("returned for the old pod UID: %+v", r)
-	case <-time.After(200 * time.Millisecond):
-	}
 	if err := c.CoreV1().Pods("ns").Delete(ctx, "p", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -80,9 +78,34 @@ func TestInformerPods(t *testing.T) {
 	if _, err := c.CoreV1().Pods("ns").Update(ctx, pod("2", `{"default":{}}`), metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond)
-	_, _, err = p.WaitPodNetwork(ctx, "ns", "p", "")
+	p.waitSeen(ctx, t, func(q *corev1.Pod) bool { return q.Annotations[kube.PodNetworksAnnotation] == `{"default":{}}` })
+	_, _, err := p.WaitPodNetwork(ctx, "ns", "p", "")
 	if !errors.Is(err, ErrBadAnnotation) || !strings.Contains(err.Error(), "no ip_addresses") {
 		t.Fatalf("bad annotation: err = %v", err)
+	}
+}
+
+// expired returns a context that has already ended: WaitPodNetwork then
+// answers from what the informer has now, without waiting.
+func expired(ctx context.Context) context.Context {
+	c, cancel := context.WithCancel(ctx)
+	cancel()
+	return c
+}
+
+// waitSeen waits until the informer's pod ns/p satisfies cond, woken by the
+// informer's own change notifications.
+func (p *InformerPods) waitSeen(ctx context.Context, t *testing.T, cond func(*corev1.Pod) bool) {
+	t.Helper()
+	for {
+		ch := p.waitChan()
+		if q, err := p.lister.Pods("ns").Get("p"); err == nil && cond(q) {
+			return
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			t.Fatal("the informer never saw the change")
+		}
 	}
 }
