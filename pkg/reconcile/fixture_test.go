@@ -111,6 +111,9 @@ func newFixture(t testing.TB, b backend, types ...OwnerType) *fixture {
 		t.Fatal(err)
 	}
 	f.r = r
+	// Tests drive batches by hand: accept requests as a running reconciler
+	// does (Run would enqueue every listed owner first).
+	r.running.Store(true)
 	handler = r.CacheHandler()
 	return f
 }

@@ -65,3 +65,20 @@ func orderTypes(types []OwnerType) (map[string]*OwnerType, []*OwnerType, error) 
 	}
 	return byName, order, nil
 }
+
+// ancestors returns, per owner type, every type it comes after, directly or
+// through others.
+func ancestors(order []*OwnerType, byName map[string]*OwnerType) map[string]map[string]bool {
+	out := make(map[string]map[string]bool, len(order))
+	for _, t := range order { // dependencies first, so theirs are complete
+		set := map[string]bool{}
+		for _, a := range t.After {
+			set[a] = true
+			for aa := range out[a] {
+				set[aa] = true
+			}
+		}
+		out[t.Name] = set
+	}
+	return out
+}

@@ -281,3 +281,37 @@ func TestWaitProgrammed(t *testing.T) {
 		t.Error("reconciler not idle")
 	}
 }
+
+// TestReadyMeansCommitted: owners an informer reported before Run (its
+// initial list, in any order) do not jump the first pass's dependency
+// order, and Ready closes only once every listed owner's rows are in the NB.
+func TestReadyMeansCommitted(t *testing.T) {
+	types := []OwnerType{
+		{Name: "Port", Tables: []string{nbdb.LogicalSwitchPortTable}, After: []string{"Switch"}},
+		{Name: "Switch", Tables: []string{nbdb.LogicalSwitchTable}},
+	}
+	f := newFixture(t, memory, types...)
+	f.r.running.Store(false) // as in ovnkube master: informers start before Run
+	sw1 := owner("Switch", "s1")
+	f.set(sw1, sw("s1", nil))
+	var ports []Owner
+	for i := range 600 { // more than one batch
+		o := owner("Port", fmt.Sprintf("p%d", i))
+		f.set(o, lsp(sw1, "s1", o.Name))
+		ports = append(ports, o)
+	}
+	for _, o := range ports {
+		f.r.Enqueue(o) // the informer's initial list, before Run
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = f.r.Run(ctx) }()
+	select {
+	case <-f.r.Ready():
+	case <-time.After(30 * time.Second):
+		t.Fatal("not ready after 30s")
+	}
+	if got := f.nb.Cache().Table(nbdb.LogicalSwitchPortTable).Len(); got != len(ports) {
+		t.Errorf("ready with %d of %d ports in the NB", got, len(ports))
+	}
+}

@@ -109,14 +109,16 @@ type Reconciler struct {
 	inserted appearedRows
 	tracker  *tracker
 
-	types map[string]*OwnerType
-	order []*OwnerType // types in dependency order (After first)
+	types     map[string]*OwnerType
+	order     []*OwnerType               // types in dependency order (After first)
+	ancestors map[string]map[string]bool // type -> every type it comes after
 
 	// admit is held while a group of owners is enqueued and while a batch
 	// drains the queue, so a group is never split across batches.
 	admit sync.Mutex
 
-	named atomic.Uint64
+	named   atomic.Uint64
+	running atomic.Bool // Run has started its first pass
 
 	// initial holds the owners enqueued at start; ready closes once each has
 	// been reconciled (or failed) once.
@@ -172,8 +174,9 @@ func New(c client.Client, opts Options, types ...OwnerType) (*Reconciler, error)
 			workqueue.TypedRateLimitingQueueConfig[Owner]{Name: "ovnkube-nb"}),
 		deps:    newDeps(),
 		tracker: newTracker(),
-		types:   byName,
-		order:   order,
+		types:     byName,
+		order:     order,
+		ancestors: ancestors(order, byName),
 		ready:   make(chan struct{}),
 	}
 	r.planner = &planner{controller: opts.Controller, store: st, byType: byType,
@@ -187,8 +190,14 @@ func New(c client.Client, opts Options, types ...OwnerType) (*Reconciler, error)
 }
 
 // Enqueue asks for owner to be reconciled. Informer handlers call it with the
-// object's key; it is cheap and deduplicated while the owner waits.
+// object's key; it is cheap and deduplicated while the owner waits. Before
+// Run it does nothing: Run's first pass enqueues every owner that exists
+// then, in dependency order, and an owner queued earlier by an informer's
+// initial list would put a pod's port ahead of its node's switch.
 func (r *Reconciler) Enqueue(o Owner) {
+	if !r.running.Load() {
+		return
+	}
 	r.tracker.enqueued(o)
 	r.queue.Add(o)
 	metrics.QueueDepth.Set(float64(r.queue.Len()))
@@ -200,6 +209,9 @@ var wakeDeps = Owner{Type: "\x00rows-appeared"}
 
 // appeared is called by the cache handler for every row of ours inserted.
 func (r *Reconciler) appeared(t target, uuid string) {
+	if !r.running.Load() {
+		return // the first pass plans every owner anyway
+	}
 	r.inserted.add(t, uuid)
 	r.queue.Add(wakeDeps)
 }
@@ -250,6 +262,9 @@ func (r *Reconciler) Run(ctx context.Context) error {
 // rows in the NB (deleted while we were down), owner types in dependency
 // order, so that parents are committed before the owners that link into them.
 func (r *Reconciler) enqueueInitial() error {
+	// Requests from now on are queued; anything an informer or the NB
+	// monitor reported before is in the listers and the cache read below.
+	r.running.Store(true)
 	owners := map[Owner]bool{}
 	var order []Owner
 	for _, t := range r.order {
@@ -351,7 +366,9 @@ func (r *Reconciler) processBatch(ctx context.Context) bool {
 				inBatch[o] = true
 			}
 		}
-		plans, deferred := r.planAll(pending, inBatch)
+		now, later := r.byDeclaredOrder(pending, last)
+		plans, deferred := r.planAll(now, inBatch)
+		deferred = append(deferred, later...)
 		r.commit(ctx, plans)
 		// A round that commits nothing cannot help the owners it deferred:
 		// the last round plans them as they are (an owner whose parent is
@@ -360,6 +377,35 @@ func (r *Reconciler) processBatch(ctx context.Context) bool {
 		pending = deferred
 	}
 	return true
+}
+
+// byDeclaredOrder splits a round's owners into those to plan now and those
+// whose type comes After a type with owners in the round: planning them
+// before those commit would only find their parents missing. The last round
+// plans everyone.
+func (r *Reconciler) byDeclaredOrder(pending []Owner, last bool) (now, later []Owner) {
+	if last {
+		return pending, nil
+	}
+	present := map[string]bool{}
+	for _, o := range pending {
+		present[o.Type] = true
+	}
+	for _, o := range pending {
+		waits := false
+		for a := range r.ancestors[o.Type] {
+			if present[a] {
+				waits = true
+				break
+			}
+		}
+		if waits {
+			later = append(later, o)
+		} else {
+			now = append(now, o)
+		}
+	}
+	return now, later
 }
 
 // drain adds every owner waiting in the queue to owners, up to the batch size.

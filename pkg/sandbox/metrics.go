@@ -68,3 +68,19 @@ func hasLabels(s *dto.Metric, labels map[string]string) bool {
 	}
 	return true
 }
+
+// Sum returns the sum of the observations of a histogram's series whose
+// labels include labels; 0 when absent.
+func (m Metrics) Sum(name string, labels map[string]string) float64 {
+	fam, ok := m[name]
+	if !ok {
+		return 0
+	}
+	total := 0.0
+	for _, s := range fam.Metric {
+		if s.Histogram != nil && hasLabels(s, labels) {
+			total += s.Histogram.GetSampleSum()
+		}
+	}
+	return total
+}

@@ -108,7 +108,7 @@ func floor(addr string, n int) (time.Duration, int, int, error) {
 		ls.Ports = []string{stor.UUID, mgmt.UUID}
 		lrp.GatewayChassis = []string{gc.UUID}
 		for _, r := range rows {
-			setOwnerIDs(r.Model, nodeName(i), r.ID)
+			setOwnerIDs(r.Model, nodeName(i), r.ID, r.Parents)
 		}
 		ops, err := create(c, stor, mgmt, gc, lrp, ls)
 		if err != nil {
@@ -132,13 +132,17 @@ func floor(addr string, n int) (time.Duration, int, int, error) {
 var topologyTables = []string{nbdb.LogicalRouterTable, nbdb.LogicalRouterPortTable,
 	nbdb.LogicalSwitchTable, nbdb.LogicalSwitchPortTable, nbdb.GatewayChassisTable}
 
-// setOwnerIDs gives the floor's rows the same external_ids ovnkube writes.
-func setOwnerIDs(m model.Model, node, id string) {
+// setOwnerIDs gives the floor's rows the same external_ids ovnkube writes,
+// the parent it records included.
+func setOwnerIDs(m model.Model, node, id string, parents []reconcile.Ref) {
 	ids := map[string]string{
 		reconcile.OwnerControllerKey: reconcile.DefaultController,
 		reconcile.OwnerTypeKey:       topology.OwnerTypeNode,
 		reconcile.OwnerKey:           node,
 		reconcile.IDKey:              reconcile.DefaultController + ":Node:" + node + ":" + id,
+	}
+	for _, p := range parents { // one each in the node topology
+		ids[reconcile.ParentKey] = p.Table + ":" + reconcile.DefaultController + ":" + p.Owner.Type + ":" + p.Owner.Name + ":" + p.ID
 	}
 	switch r := m.(type) {
 	case *nbdb.LogicalSwitch:
