@@ -172,12 +172,12 @@ func New(c client.Client, opts Options, types ...OwnerType) (*Reconciler, error)
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[Owner](opts.RetryBase, opts.RetryMax),
 			workqueue.TypedRateLimitingQueueConfig[Owner]{Name: "ovnkube-nb"}),
-		deps:    newDeps(),
-		tracker: newTracker(),
+		deps:      newDeps(),
+		tracker:   newTracker(),
 		types:     byName,
 		order:     order,
 		ancestors: ancestors(order, byName),
-		ready:   make(chan struct{}),
+		ready:     make(chan struct{}),
 	}
 	r.planner = &planner{controller: opts.Controller, store: st, byType: byType,
 		names: func() string { return "row" + strconv.FormatUint(r.named.Add(1), 10) },
