@@ -115,28 +115,42 @@ func equalValue(kind columnKind, w, h reflect.Value) bool {
 // setDiff returns the elements of w missing from h and of h missing from w,
 // sorted so operations are deterministic.
 func setDiff(w, h reflect.Value) (add, del []any) {
-	inH := make(map[any]bool, h.Len())
-	for i := 0; i < h.Len(); i++ {
-		inH[h.Index(i).Interface()] = true
-	}
-	inW := make(map[any]bool, w.Len())
-	for i := 0; i < w.Len(); i++ {
-		e := w.Index(i).Interface()
-		if inW[e] {
-			continue
-		}
-		inW[e] = true
-		if !inH[e] {
-			add = append(add, e)
-		}
-	}
-	for e := range inH {
-		if !inW[e] {
-			del = append(del, e)
-		}
-	}
+	add, del = diffSets(elements(w), elements(h))
 	sortAny(add)
 	sortAny(del)
+	return add, del
+}
+
+func elements(v reflect.Value) []any {
+	out := make([]any, v.Len())
+	for i := range out {
+		out[i] = v.Index(i).Interface()
+	}
+	return out
+}
+
+// diffSets returns the elements of want missing from have and of have
+// missing from want (duplicates count once), unsorted.
+func diffSets[T comparable](want, have []T) (add, del []T) {
+	inHave := make(map[T]bool, len(have))
+	for _, h := range have {
+		inHave[h] = true
+	}
+	inWant := make(map[T]bool, len(want))
+	for _, w := range want {
+		if inWant[w] {
+			continue
+		}
+		inWant[w] = true
+		if !inHave[w] {
+			add = append(add, w)
+		}
+	}
+	for h := range inHave {
+		if !inWant[h] {
+			del = append(del, h)
+		}
+	}
 	return add, del
 }
 
@@ -179,28 +193,9 @@ func ownedExternalID(k any) bool {
 	return ok && strings.HasPrefix(s, OwnedKeyPrefix)
 }
 
-// stringSetDiff returns the elements of want missing from have and of have
-// missing from want, sorted.
+// stringSetDiff is diffSets for uuids, sorted.
 func stringSetDiff(want, have []string) (add, del []string) {
-	inHave := make(map[string]bool, len(have))
-	for _, h := range have {
-		inHave[h] = true
-	}
-	inWant := make(map[string]bool, len(want))
-	for _, w := range want {
-		if inWant[w] {
-			continue
-		}
-		inWant[w] = true
-		if !inHave[w] {
-			add = append(add, w)
-		}
-	}
-	for h := range inHave {
-		if !inWant[h] {
-			del = append(del, h)
-		}
-	}
+	add, del = diffSets(want, have)
 	sort.Strings(add)
 	sort.Strings(del)
 	return add, del

@@ -32,22 +32,35 @@ func Scrape(url string) (Metrics, error) {
 // Value returns the value of the counter or gauge series of name whose labels
 // include labels, or the sample count of a histogram; 0 when absent.
 func (m Metrics) Value(name string, labels map[string]string) float64 {
+	return m.total(name, labels, func(s *dto.Metric) float64 {
+		switch {
+		case s.Counter != nil:
+			return s.Counter.GetValue()
+		case s.Gauge != nil:
+			return s.Gauge.GetValue()
+		case s.Histogram != nil:
+			return float64(s.Histogram.GetSampleCount())
+		}
+		return 0
+	})
+}
+
+// Sum returns the sum of the observations of a histogram's series whose
+// labels include labels; 0 when absent.
+func (m Metrics) Sum(name string, labels map[string]string) float64 {
+	return m.total(name, labels, func(s *dto.Metric) float64 { return s.GetHistogram().GetSampleSum() })
+}
+
+// total adds value over the series of name whose labels include labels.
+func (m Metrics) total(name string, labels map[string]string, value func(*dto.Metric) float64) float64 {
 	fam, ok := m[name]
 	if !ok {
 		return 0
 	}
 	total := 0.0
 	for _, s := range fam.Metric {
-		if !hasLabels(s, labels) {
-			continue
-		}
-		switch {
-		case s.Counter != nil:
-			total += s.Counter.GetValue()
-		case s.Gauge != nil:
-			total += s.Gauge.GetValue()
-		case s.Histogram != nil:
-			total += float64(s.Histogram.GetSampleCount())
+		if hasLabels(s, labels) {
+			total += value(s)
 		}
 	}
 	return total
@@ -67,20 +80,4 @@ func hasLabels(s *dto.Metric, labels map[string]string) bool {
 		}
 	}
 	return true
-}
-
-// Sum returns the sum of the observations of a histogram's series whose
-// labels include labels; 0 when absent.
-func (m Metrics) Sum(name string, labels map[string]string) float64 {
-	fam, ok := m[name]
-	if !ok {
-		return 0
-	}
-	total := 0.0
-	for _, s := range fam.Metric {
-		if s.Histogram != nil && hasLabels(s, labels) {
-			total += s.Histogram.GetSampleSum()
-		}
-	}
-	return total
 }

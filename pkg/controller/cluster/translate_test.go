@@ -1,37 +1,21 @@
 package cluster
 
 import (
-	"net/netip"
 	"reflect"
 	"testing"
 
 	"github.com/ovnkube/ovnkube/ovsdb-models/nbdb"
 	"github.com/ovnkube/ovnkube/pkg/reconcile"
 	"github.com/ovnkube/ovnkube/pkg/topology"
+	"github.com/ovnkube/ovnkube/pkg/topology/topotest"
 )
 
-func prefixes(s ...string) []netip.Prefix {
-	var out []netip.Prefix
-	for _, p := range s {
-		out = append(out, netip.MustParsePrefix(p))
-	}
-	return out
-}
-
-func byID(rows []reconcile.Row) map[string]reconcile.Row {
-	m := map[string]reconcile.Row{}
-	for _, r := range rows {
-		m[r.ID] = r
-	}
-	return m
-}
-
 func TestClusterRows(t *testing.T) {
-	rows, err := Rows(Input{JoinSubnets: prefixes("100.64.0.0/16", "fd98::/64")})
+	rows, err := Rows(Input{JoinSubnets: topotest.Prefixes("100.64.0.0/16", "fd98::/64")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := byID(rows)
+	m := topotest.ByID(rows)
 	rtoj := m["rtoj-ovn_cluster_router"].Model.(*nbdb.LogicalRouterPort)
 	if rtoj.MAC != "0a:58:64:40:00:01" || !reflect.DeepEqual(rtoj.Networks, []string{"100.64.0.1/16", "fd98::1/64"}) {
 		t.Errorf("rtoj = %s %v", rtoj.MAC, rtoj.Networks)

@@ -1,30 +1,14 @@
 package node
 
 import (
-	"net/netip"
 	"reflect"
 	"testing"
 
 	"github.com/ovnkube/ovnkube/ovsdb-models/nbdb"
 	"github.com/ovnkube/ovnkube/pkg/reconcile"
 	"github.com/ovnkube/ovnkube/pkg/topology"
+	"github.com/ovnkube/ovnkube/pkg/topology/topotest"
 )
-
-func prefixes(s ...string) []netip.Prefix {
-	var out []netip.Prefix
-	for _, p := range s {
-		out = append(out, netip.MustParsePrefix(p))
-	}
-	return out
-}
-
-func byID(rows []reconcile.Row) map[string]reconcile.Row {
-	m := map[string]reconcile.Row{}
-	for _, r := range rows {
-		m[r.ID] = r
-	}
-	return m
-}
 
 func TestRows(t *testing.T) {
 	tests := []struct {
@@ -37,7 +21,7 @@ func TestRows(t *testing.T) {
 		mgmtAddrs   []string
 	}{{
 		name:        "ipv4",
-		in:          Input{Name: "node1", Subnets: prefixes("10.244.1.0/24")},
+		in:          Input{Name: "node1", Subnets: topotest.Prefixes("10.244.1.0/24")},
 		ids:         []string{"node1", "rtos-node1", "stor-node1", "k8s-node1"},
 		otherConfig: map[string]string{"subnet": "10.244.1.0/24", "exclude_ips": "10.244.1.2"},
 		rtosMAC:     "0a:58:0a:f4:01:01",
@@ -45,7 +29,7 @@ func TestRows(t *testing.T) {
 		mgmtAddrs:   []string{"0a:58:0a:f4:01:02 10.244.1.2"},
 	}, {
 		name:        "dual-stack with chassis",
-		in:          Input{Name: "n2", Subnets: prefixes("10.244.2.0/24", "fd00:10:244:2::/64"), ChassisID: "c0ffee"},
+		in:          Input{Name: "n2", Subnets: topotest.Prefixes("10.244.2.0/24", "fd00:10:244:2::/64"), ChassisID: "c0ffee"},
 		ids:         []string{"n2", "rtos-n2", "stor-n2", "k8s-n2", "rtos-n2-c0ffee"},
 		otherConfig: map[string]string{"subnet": "10.244.2.0/24", "exclude_ips": "10.244.2.2", "ipv6_prefix": "fd00:10:244:2::"},
 		rtosMAC:     "0a:58:0a:f4:02:01",
@@ -53,7 +37,7 @@ func TestRows(t *testing.T) {
 		mgmtAddrs:   []string{"0a:58:0a:f4:02:02 10.244.2.2 fd00:10:244:2::2"},
 	}, {
 		name:        "ipv6 only",
-		in:          Input{Name: "n6", Subnets: prefixes("fd00:10:244:3::/64")},
+		in:          Input{Name: "n6", Subnets: topotest.Prefixes("fd00:10:244:3::/64")},
 		ids:         []string{"n6", "rtos-n6", "stor-n6", "k8s-n6"},
 		otherConfig: map[string]string{"ipv6_prefix": "fd00:10:244:3::"},
 		rtosMAC:     "0a:58:00:00:00:01",
@@ -66,7 +50,7 @@ func TestRows(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m := byID(rows)
+			m := topotest.ByID(rows)
 			if len(m) != len(tt.ids) {
 				t.Errorf("got %d rows, want %v", len(m), tt.ids)
 			}
@@ -113,7 +97,7 @@ func TestRows(t *testing.T) {
 }
 
 func TestNodeRowsRejectsTinySubnet(t *testing.T) {
-	if _, err := Rows(Input{Name: "n", Subnets: prefixes("10.0.0.0/31")}); err == nil {
+	if _, err := Rows(Input{Name: "n", Subnets: topotest.Prefixes("10.0.0.0/31")}); err == nil {
 		t.Fatal("a /31 has no .2 for the management port; want an error")
 	}
 	if _, err := Rows(Input{Name: "n"}); err == nil {

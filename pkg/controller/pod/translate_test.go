@@ -8,20 +8,13 @@ import (
 	"github.com/ovnkube/ovnkube/ovsdb-models/nbdb"
 	"github.com/ovnkube/ovnkube/pkg/reconcile"
 	"github.com/ovnkube/ovnkube/pkg/topology"
+	"github.com/ovnkube/ovnkube/pkg/topology/topotest"
 )
-
-func prefixes(s ...string) []netip.Prefix {
-	var out []netip.Prefix
-	for _, p := range s {
-		out = append(out, netip.MustParsePrefix(p))
-	}
-	return out
-}
 
 func TestPodRows(t *testing.T) {
 	mac := topology.MACFromIP(netip.MustParseAddr("10.244.1.5"))
 	rows := Rows(Input{Namespace: "ns1", Name: "web-0", UID: "u-1", Node: "node1", MAC: mac,
-		IPs: prefixes("10.244.1.5/24", "fd00:10:244:1::5/64")})
+		IPs: topotest.Prefixes("10.244.1.5/24", "fd00:10:244:1::5/64")})
 	if len(rows) != 1 {
 		t.Fatalf("rows = %v", rows)
 	}
