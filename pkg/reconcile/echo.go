@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"sync"
+	"time"
 
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 )
@@ -11,10 +12,22 @@ import (
 // do) from someone else's change (re-plan the owner). OVSDB sends one update
 // per changed row per transaction; every update and mutation the planner
 // emits changes its row, so each expected echo arrives exactly once.
+//
+// An expectation lasts echoTTL at most: should a change we sent not change
+// its row after all (so no notification comes), the stale expectation must
+// not swallow someone else's change for ever. An echo later than that costs
+// one needless plan.
 type echoes struct {
 	mu      sync.Mutex
-	pending map[string]int
+	pending map[string]expected
 }
+
+type expected struct {
+	n     int
+	since time.Time // of the latest expectation
+}
+
+const echoTTL = 30 * time.Second
 
 // changedRows returns the rows ops update or mutate, and those they delete.
 func changedRows(ops []ovsdb.Operation) (changed, deleted []string) {
@@ -43,20 +56,24 @@ func changedRows(ops []ovsdb.Operation) (changed, deleted []string) {
 // notification may be handled before Transact returns). The returned
 // function withdraws them when the transaction failed.
 func (e *echoes) expect(rows []string) (withdraw func()) {
+	now := time.Now()
 	e.mu.Lock()
 	if e.pending == nil {
-		e.pending = map[string]int{}
+		e.pending = map[string]expected{}
 	}
 	for _, u := range rows {
-		e.pending[u]++
+		x := e.pending[u]
+		e.pending[u] = expected{n: x.n + 1, since: now}
 	}
 	e.mu.Unlock()
 	return func() {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		for _, u := range rows {
-			if e.pending[u]--; e.pending[u] <= 0 {
+			if x := e.pending[u]; x.n <= 1 {
 				delete(e.pending, u)
+			} else {
+				e.pending[u] = expected{n: x.n - 1, since: x.since}
 			}
 		}
 	}
@@ -67,16 +84,16 @@ func (e *echoes) expect(rows []string) (withdraw func()) {
 func (e *echoes) consume(uuid string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	n := e.pending[uuid]
-	if n == 0 {
+	x, ok := e.pending[uuid]
+	if !ok {
 		return false
 	}
-	if n == 1 {
+	if x.n == 1 || time.Since(x.since) > echoTTL {
 		delete(e.pending, uuid)
 	} else {
-		e.pending[uuid] = n - 1
+		e.pending[uuid] = expected{n: x.n - 1, since: x.since}
 	}
-	return true
+	return time.Since(x.since) <= echoTTL
 }
 
 // forget drops the expectations of a deleted row (an update and a delete in

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ovn-kubernetes/libovsdb/model"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
@@ -137,5 +138,34 @@ func TestDepsOnlyUnseenRows(t *testing.T) {
 	d.set(waiting, nil)
 	if got := d.stale(sw, "u1"); len(got) != 1 || got[0] != linked {
 		t.Errorf("after the waiting owner dropped the target: %v", got)
+	}
+}
+
+// TestEchoes: each expected update is counted off once; a failed
+// transaction withdraws its expectations; a stale one expires instead of
+// swallowing someone else's change.
+func TestEchoes(t *testing.T) {
+	var e echoes
+	e.expect([]string{"a", "b"})
+	e.expect([]string{"a"})
+	withdraw := e.expect([]string{"c"})
+	withdraw()
+	for _, tc := range []struct {
+		uuid string
+		echo bool
+	}{{"a", true}, {"a", true}, {"a", false}, {"b", true}, {"b", false}, {"c", false}} {
+		if got := e.consume(tc.uuid); got != tc.echo {
+			t.Errorf("consume(%s) = %v, want %v", tc.uuid, got, tc.echo)
+		}
+	}
+	e.expect([]string{"d"})
+	e.pending["d"] = expected{n: 1, since: time.Now().Add(-2 * echoTTL)}
+	if e.consume("d") {
+		t.Error("an expired expectation swallowed an update")
+	}
+	e.expect([]string{"gone"})
+	e.forget("gone")
+	if e.consume("gone") {
+		t.Error("a deleted row's expectation survived")
 	}
 }
