@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"context"
 	"reflect"
 	"strings"
 	"testing"
@@ -167,5 +168,49 @@ func TestEchoes(t *testing.T) {
 	e.forget("gone")
 	if e.consume("gone") {
 		t.Error("a deleted row's expectation survived")
+	}
+}
+
+// TestInsertOrder: within one owner's new rows, every row is inserted after
+// the rows it names (its children, its declared references), whatever order
+// the translation returned them in.
+func TestInsertOrder(t *testing.T) {
+	f := newFixture(t, memory)
+	o := testOwner("a")
+	rows := []Row{
+		{ID: "pg", Model: &nbdb.PortGroup{Name: "pg"}, Refs: map[string][]Ref{"ports": {ref(o, nbdb.LogicalSwitchPortTable, "p1")}}},
+		sw("s", nil),
+		{ID: "gc", Model: &nbdb.GatewayChassis{Name: "gc", ChassisName: "c", Priority: 1}, Parents: []Ref{ref(o, nbdb.LogicalRouterPortTable, "rp")}},
+		{ID: "rp", Model: &nbdb.LogicalRouterPort{Name: "rp", MAC: "0a:58:00:00:00:01", Networks: []string{"10.0.0.1/24"}}, Parents: []Ref{ref(o, nbdb.LogicalRouterTable, "r")}},
+		router("r"),
+		lsp(o, "s", "p1"),
+	}
+	res, err := f.r.planner.plan(o, rows, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := render(res.ops)
+	pos := map[string]int{}
+	for i, op := range ops {
+		pos[op.Table] = i
+	}
+	for _, before := range [][2]string{
+		{nbdb.LogicalSwitchPortTable, nbdb.LogicalSwitchTable},
+		{nbdb.LogicalSwitchPortTable, nbdb.PortGroupTable},
+		{nbdb.GatewayChassisTable, nbdb.LogicalRouterPortTable},
+		{nbdb.LogicalRouterPortTable, nbdb.LogicalRouterTable},
+	} {
+		if pos[before[0]] > pos[before[1]] {
+			t.Errorf("%s inserted after %s: %s", before[0], before[1], opSummary(ops))
+		}
+	}
+	if len(ops) != 6 {
+		t.Errorf("want 6 inserts and nothing else, got %s", opSummary(ops))
+	}
+	if err := transact(context.Background(), f.nb, txnHooks{}, ops); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.members(nbdb.PortGroupTable, "pg", "ports"); !reflect.DeepEqual(got, []string{"p1"}) {
+		t.Errorf("port group = %v", got)
 	}
 }
