@@ -180,9 +180,7 @@ func (p *planner) plan(owner Owner, desired []Row, tables []*tableInfo) (planRes
 		if e.table.keyed {
 			s.released = append(s.released, keyedRow{e.table, e.local})
 		}
-		if err := s.unlinkStale(e); err != nil {
-			return s.result(nil), err
-		}
+		s.unlinkStale(e)
 		out.deletes = append(out.deletes, deleteOp(e.table.name, e.uuid))
 	}
 
@@ -434,7 +432,7 @@ func (s *planState) leave(l parentLink, pt *tableInfo, col column, uuid string) 
 // unlinkStale removes a row about to be deleted from every reference that
 // would keep it or fail the delete: the parents it was recorded in and, for
 // root rows, strong references other rows hold to it.
-func (s *planState) unlinkStale(e existingRow) error {
+func (s *planState) unlinkStale(e existingRow) {
 	for _, l := range e.parents {
 		pt, ok := s.p.store.tables[l.table]
 		if !ok {
@@ -447,7 +445,7 @@ func (s *planState) unlinkStale(e existingRow) error {
 		s.leave(l, pt, col, e.uuid)
 	}
 	if !e.table.root {
-		return nil
+		return
 	}
 	for _, h := range s.p.store.referencing(e.table, e.uuid) {
 		if h.owner == s.owner && s.stale[rowKey{h.table.name, h.local}] {
@@ -455,7 +453,6 @@ func (s *planState) unlinkStale(e existingRow) error {
 		}
 		s.addRef(h.table.name, h.uuid, h.col.name, e.uuid, false)
 	}
-	return nil
 }
 
 func (s *planState) addRef(table, uuid, column, child string, insert bool) {
