@@ -33,6 +33,10 @@ import (
 var (
 	underlayPrefix  = netip.MustParsePrefix("172.31.0.0/24")
 	underlayGateway = netip.MustParseAddr("172.31.0.254")
+	// The IPv6 equivalents, on dual-stack clusters: fd31::<i>/64 and a
+	// default route via fd31::fe, also inside the sandbox's namespaces only.
+	underlayPrefix6  = netip.MustParsePrefix("fd31::/64")
+	underlayGateway6 = netip.MustParseAddr("fd31::fe")
 )
 
 const (
@@ -51,6 +55,13 @@ func newSandboxID() string {
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// underlayIP6 is node i's IPv6 address on the fabric, fd31::<i>/64.
+func underlayIP6(i int) netip.Prefix {
+	a := underlayPrefix6.Addr().As16()
+	a[15] = byte(i)
+	return netip.PrefixFrom(netip.AddrFrom16(a), underlayPrefix6.Bits())
 }
 
 func underlayIP(i int) netip.Prefix {
@@ -195,7 +206,7 @@ func primeTunnels(c *cluster) {
 func startNode(s *starter, fabric *sandbox.Fabric, n *nodeInfo, i, apiPort int, hubSock, self string, withAgent bool) error {
 	c := s.c
 	l := s.launch()
-	node, err := sandbox.StartNode(sandbox.NodeOptions{
+	opts := sandbox.NodeOptions{
 		Name:       n.Name,
 		NetNS:      n.NetNS,
 		Dir:        n.Dir,
@@ -204,7 +215,11 @@ func startNode(s *starter, fabric *sandbox.Fabric, n *nodeInfo, i, apiPort int, 
 		Fabric:     fabric,
 		FabricPort: n.Name,
 		Launch:     l,
-	})
+	}
+	if strings.Contains(c.ClusterSubnets, ":") { // an IPv6 cluster subnet
+		opts.UnderlayIP6, opts.Gateway6 = underlayIP6(i), underlayGateway6
+	}
+	node, err := sandbox.StartNode(opts)
 	if err != nil {
 		return err
 	}

@@ -39,6 +39,8 @@ const (
 	flagCNIPlugin            = "cni-plugin"
 	flagPodAnnotationTimeout = "pod-annotation-timeout"
 	flagOVSInstalledTimeout  = "ovs-installed-timeout"
+	flagGatewayInterface     = "gateway-interface"
+	flagGatewayNextHop       = "gateway-nexthop"
 )
 
 // isNodeFlag reports whether name is one of the node-only settings, which
@@ -46,7 +48,8 @@ const (
 func isNodeFlag(name string) bool {
 	switch name {
 	case flagOVSAddress, flagEncapIP, flagDatapathType, flagMTU, flagCNISocket, flagCNIBinDir,
-		flagCNIConfDir, flagCNIPlugin, flagPodAnnotationTimeout, flagOVSInstalledTimeout:
+		flagCNIConfDir, flagCNIPlugin, flagPodAnnotationTimeout, flagOVSInstalledTimeout,
+		flagGatewayInterface, flagGatewayNextHop:
 		return true
 	}
 	return false
@@ -83,6 +86,12 @@ type NodeConfig struct {
 	// OVSInstalledTimeout bounds a CNI ADD's wait for ovn-controller to
 	// mark the pod's interface ovn-installed (--ovs-installed-timeout).
 	OVSInstalledTimeout time.Duration
+	// GatewayInterface is the interface every family leaves the node
+	// through (--gateway-interface); empty means the default routes' one.
+	GatewayInterface string
+	// GatewayNextHops are the routers on it, at most one per family
+	// (--gateway-nexthop); empty means the default routes' next hops.
+	GatewayNextHops []netip.Addr
 }
 
 // NodeDefaults returns a NodeConfig holding the built-in defaults.
@@ -121,6 +130,10 @@ func AddNodeFlags(fs *pflag.FlagSet, n *NodeConfig) {
 		"How long a CNI ADD waits for the master to write the pod's k8s.ovn.org/pod-networks annotation before failing.")
 	fs.DurationVar(&n.OVSInstalledTimeout, flagOVSInstalledTimeout, n.OVSInstalledTimeout,
 		"How long a CNI ADD waits for ovn-controller to set external_ids:ovn-installed=true on the pod's OVS interface before failing.")
+	fs.StringVar(&n.GatewayInterface, flagGatewayInterface, n.GatewayInterface,
+		"Interface the node's traffic leaves through for every IP family (br-ex will own it). Empty (the default) means the interface of the default routes in the main routing table, which must be the same for IPv4 and IPv6.")
+	fs.Var(&addrListValue{&n.GatewayNextHops}, flagGatewayNextHop,
+		"Next hop(s) of the gateway interface, comma-separated, at most one per IP family. Empty (the default) means the default routes' next hops.")
 }
 
 // Validate checks n and returns the first problem found, naming the flag.
@@ -159,6 +172,19 @@ func (n *NodeConfig) Validate() error {
 	}
 	if n.CNIPlugin != "" && !filepath.IsAbs(n.CNIPlugin) {
 		return fmt.Errorf("invalid --%s %q: must be an absolute path (or empty for beside ovnkube)", flagCNIPlugin, n.CNIPlugin)
+	}
+	if strings.ContainsAny(n.GatewayInterface, " /") || len(n.GatewayInterface) > 15 {
+		return fmt.Errorf("invalid --%s %q: not an interface name", flagGatewayInterface, n.GatewayInterface)
+	}
+	seen := map[bool]bool{}
+	for _, a := range n.GatewayNextHops {
+		if seen[a.Is4()] {
+			return fmt.Errorf("invalid --%s %v: at most one next hop per IP family", flagGatewayNextHop, n.GatewayNextHops)
+		}
+		seen[a.Is4()] = true
+		if a.IsUnspecified() || a.IsMulticast() || a.IsLoopback() {
+			return fmt.Errorf("invalid --%s %s: must be a unicast, non-loopback address", flagGatewayNextHop, a)
+		}
 	}
 	for _, t := range []struct {
 		flag  string
@@ -211,3 +237,33 @@ func (v *addrValue) String() string {
 }
 
 func (v *addrValue) Type() string { return "ip" }
+
+// addrListValue is a pflag.Value for a comma-separated list of addresses.
+type addrListValue struct{ a *[]netip.Addr }
+
+func (v *addrListValue) Set(s string) error {
+	var out []netip.Addr
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return fmt.Errorf("%q is not an IP address", f)
+		}
+		out = append(out, a)
+	}
+	*v.a = out
+	return nil
+}
+
+func (v *addrListValue) String() string {
+	s := make([]string, len(*v.a))
+	for i, a := range *v.a {
+		s[i] = a.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func (v *addrListValue) Type() string { return "ips" }

@@ -15,6 +15,7 @@ import (
 	"github.com/ovnkube/ovnkube/pkg/metrics"
 	"github.com/ovnkube/ovnkube/pkg/node/cni"
 	"github.com/ovnkube/ovnkube/pkg/node/cniinstall"
+	"github.com/ovnkube/ovnkube/pkg/node/gateway"
 	"github.com/ovnkube/ovnkube/pkg/node/mgmtport"
 	"github.com/ovnkube/ovnkube/pkg/node/ovs"
 )
@@ -35,6 +36,12 @@ func run(ctx context.Context, cfg *config.Config, ncfg *config.NodeConfig, hostN
 		return errors.New("--node-name is required")
 	}
 	name := cfg.NodeName
+	// The host's way out, before anything else: a host whose families
+	// leave through different interfaces cannot have one br-ex.
+	gw, err := checkGateway(hostNS, cfg, ncfg)
+	if err != nil {
+		return err
+	}
 	health := &metrics.Health{}
 	if cfg.MetricsEnabled() {
 		if err := metrics.Serve(ctx, cfg.MetricsAddress, health); err != nil {
@@ -61,7 +68,7 @@ func run(ctx context.Context, cfg *config.Config, ncfg *config.NodeConfig, hostN
 			return err
 		}
 	}
-	klog.InfoS("Starting node agent", "node", name, "encapIP", encapIP, "mtu", mtu, "datapathType", ncfg.DatapathType, "ovs", ncfg.OVSAddress)
+	klog.InfoS("Starting node agent", "node", name, "encapIP", encapIP, "mtu", mtu, "datapathType", ncfg.DatapathType, "ovs", ncfg.OVSAddress, "gatewayInterface", gw.Interface)
 
 	// a. the chassis
 	oc, err := ovs.Connect(ctx, ncfg.OVSAddress)
@@ -118,6 +125,25 @@ func run(ctx context.Context, cfg *config.Config, ncfg *config.NodeConfig, hostN
 	health.SetReady(true)
 	klog.InfoS("Node agent ready", "node", name, "systemID", systemID, "cniSocket", ncfg.CNISocket)
 	return srv.Serve(ctx)
+}
+
+// checkGateway finds the default gateway of every family the cluster uses.
+func checkGateway(hostNS netns.NsHandle, cfg *config.Config, ncfg *config.NodeConfig) (gateway.Gateway, error) {
+	var families []gateway.Family
+	for _, f := range []gateway.Family{gateway.IPv4, gateway.IPv6} {
+		for _, s := range cfg.ClusterSubnets {
+			if gateway.FamilyOf(s.CIDR.Addr()) == f {
+				families = append(families, f)
+				break
+			}
+		}
+	}
+	nl, err := netlinkHandle(hostNS)
+	if err != nil {
+		return gateway.Gateway{}, fmt.Errorf("netlink: %w", err)
+	}
+	defer nl.Close()
+	return gateway.Check(nl, families, gateway.Overrides{Interface: ncfg.GatewayInterface, NextHops: ncfg.GatewayNextHops})
 }
 
 func ensureManagementPort(ctx context.Context, oc *ovs.Client, cfg *config.Config, ncfg *config.NodeConfig, hostNS netns.NsHandle, name string, subnets []netip.Prefix, mtu int) error {

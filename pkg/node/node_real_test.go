@@ -52,6 +52,9 @@ func TestNodeAgentReal(t *testing.T) {
 	ovstest.Exec(t, o.NetNS, "ip", "link", "add", "uplink", "mtu", "1500", "type", "veth", "peer", "name", "uplink-peer")
 	ovstest.Exec(t, o.NetNS, "ip", "addr", "add", "172.31.255.1/24", "dev", "uplink")
 	ovstest.Exec(t, o.NetNS, "ip", "link", "set", "uplink", "up")
+	ovstest.Exec(t, o.NetNS, "ip", "link", "set", "uplink-peer", "up")
+	// The agent checks the host's way out first (no packet is sent to it).
+	ovstest.Exec(t, o.NetNS, "ip", "route", "add", "default", "via", "172.31.255.254", "dev", "uplink")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -60,6 +60,11 @@ type NodeOptions struct {
 	UnderlayIP netip.Prefix
 	// Gateway, if valid, becomes the node namespace's default route.
 	Gateway netip.Addr
+	// UnderlayIP6 and Gateway6, if valid, are the IPv6 equivalents, for
+	// dual-stack clusters: `ovnkube node` requires a default route of every
+	// family the cluster uses, on one interface.
+	UnderlayIP6 netip.Prefix
+	Gateway6    netip.Addr
 	// Fabric is the segment the node's NIC is plugged into; FabricPort is
 	// the name of the veth end on the fabric bridge (<= 15 characters).
 	Fabric     *Fabric
@@ -190,6 +195,16 @@ func StartNode(opts NodeOptions) (n *Node, err error) {
 	}
 	if opts.Gateway.IsValid() {
 		if _, err := IP("-n", opts.NetNS, "route", "add", "default", "via", opts.Gateway.String(), "dev", "br-ex"); err != nil {
+			return nil, err
+		}
+	}
+	if opts.UnderlayIP6.IsValid() {
+		if _, err := IP("-n", opts.NetNS, "-6", "addr", "add", opts.UnderlayIP6.String(), "dev", "br-ex", "nodad"); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Gateway6.IsValid() {
+		if _, err := IP("-n", opts.NetNS, "-6", "route", "add", "default", "via", opts.Gateway6.String(), "dev", "br-ex"); err != nil {
 			return nil, err
 		}
 	}
