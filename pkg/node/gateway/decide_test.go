@@ -16,7 +16,9 @@ func hop(iface, gw string) NextHop {
 	return h
 }
 
-func route(prio int, hops ...NextHop) DefaultRoute { return DefaultRoute{Priority: prio, NextHops: hops} }
+func route(prio int, hops ...NextHop) DefaultRoute {
+	return DefaultRoute{Priority: prio, NextHops: hops}
+}
 
 func addrs(s ...string) []netip.Addr {
 	var out []netip.Addr
