@@ -9,29 +9,43 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
 
 	"github.com/ovnkube/ovnkube/pkg/kube"
+	"github.com/ovnkube/ovnkube/pkg/node/gateway"
+	"github.com/ovnkube/ovnkube/pkg/topology"
 )
 
-// annotateChassisID publishes the OVS system-id as the Node's
-// k8s.ovn.org/node-chassis-id (the master binds the node's gateway
-// chassis to it). The patch is sent only when the value differs, so a
-// restart costs no API write.
-func annotateChassisID(ctx context.Context, c kubernetes.Interface, node *corev1.Node, systemID string) error {
-	if node.Annotations[kube.NodeChassisIDAnnotation] == systemID {
-		return nil
+// nodeAnnotations are the k8s.ovn.org/* keys the agent owns on its Node:
+// the OVS system-id (the master binds the node's gateway chassis to it) and
+// its gateway as br-ex now holds it (the master builds the node's gateway
+// router from it).
+func nodeAnnotations(node, systemID string, up gateway.Uplink) map[string]string {
+	var hops []netip.Addr
+	for _, f := range []gateway.Family{gateway.IPv4, gateway.IPv6} {
+		hops = append(hops, up.NextHops[f]...)
 	}
-	patch := kube.AnnotationsPatch(map[string]string{kube.NodeChassisIDAnnotation: systemID})
-	if _, err := c.CoreV1().Nodes().Patch(ctx, node.Name, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
-		return fmt.Errorf("annotate node %s with %s=%s: %w", node.Name, kube.NodeChassisIDAnnotation, systemID, err)
+	return map[string]string{
+		kube.NodeChassisIDAnnotation: systemID,
+		kube.L3GatewayConfigAnnotation: kube.FormatL3GatewayConfig(kube.GatewayConfig{
+			BridgeID: up.Bridge, InterfaceID: topology.ExternalBridgeInterfaceID(up.Bridge, node),
+			MAC: up.MAC, IPs: up.Addrs, NextHops: hops, NodePort: true,
+		}),
+		kube.NodePrimaryIfAddrAnnotation: kube.FormatPrimaryIfAddr(up.Addrs),
 	}
-	klog.InfoS("Annotated node", "node", node.Name, kube.NodeChassisIDAnnotation, systemID)
-	return nil
+}
+
+// annotateNode patches the annotations that differ, so a restart costs no
+// API write.
+func annotateNode(ctx context.Context, c kubernetes.Interface, node *corev1.Node, want map[string]string) error {
+	patched, err := kube.Annotate(ctx, c.CoreV1().Nodes().Patch, node, want)
+	if patched {
+		klog.InfoS("Annotated node", "node", node.Name, "annotations", want)
+	}
+	return err
 }
 
 // waitNodeSubnets watches the one Node until the master has written

@@ -18,6 +18,7 @@ import (
 	"github.com/ovnkube/ovnkube/pkg/node/gateway"
 	"github.com/ovnkube/ovnkube/pkg/node/mgmtport"
 	"github.com/ovnkube/ovnkube/pkg/node/ovs"
+	"github.com/ovnkube/ovnkube/pkg/topology"
 )
 
 // Run is `ovnkube node`: it bootstraps the node in order, failing fast
@@ -78,12 +79,18 @@ func run(ctx context.Context, cfg *config.Config, ncfg *config.NodeConfig, hostN
 	defer oc.Close()
 	systemID, err := oc.EnsureChassis(ctx, ovs.ChassisSettings{
 		Hostname: name, OVNRemote: cfg.SBAddress, EncapIP: encapIP, DatapathType: ncfg.DatapathType,
+		BridgeMappings: topology.PhysicalNetwork + ":" + ovs.ExternalBridge,
 	})
 	if err != nil {
 		return fmt.Errorf("configure OVS chassis: %w", err)
 	}
-	// b. the chassis id on the Node
-	if err := annotateChassisID(ctx, client, node, systemID); err != nil {
+	// b. br-ex owns the uplink
+	up, err := takeOverUplink(ctx, oc, hostNS, gw, ncfg.DatapathType)
+	if err != nil {
+		return err
+	}
+	// c. the chassis id and the gateway on the Node, one patch, only what differs
+	if err := annotateNode(ctx, client, node, nodeAnnotations(name, systemID, up)); err != nil {
 		return err
 	}
 	// c. the management port, once the master has given us a subnet
@@ -125,6 +132,16 @@ func run(ctx context.Context, cfg *config.Config, ncfg *config.NodeConfig, hostN
 	health.SetReady(true)
 	klog.InfoS("Node agent ready", "node", name, "systemID", systemID, "cniSocket", ncfg.CNISocket)
 	return srv.Serve(ctx)
+}
+
+// takeOverUplink makes br-ex own the gateway interface.
+func takeOverUplink(ctx context.Context, oc *ovs.Client, hostNS netns.NsHandle, gw gateway.Gateway, datapathType string) (gateway.Uplink, error) {
+	nl, err := netlinkHandle(hostNS)
+	if err != nil {
+		return gateway.Uplink{}, fmt.Errorf("netlink: %w", err)
+	}
+	defer nl.Close()
+	return gateway.TakeOver(ctx, oc, nl, gw, datapathType)
 }
 
 // checkGateway finds the default gateway of every family the cluster uses.

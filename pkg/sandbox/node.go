@@ -180,10 +180,15 @@ func StartNode(opts NodeOptions) (n *Node, err error) {
 		"--unixctl="+filepath.Join(opts.Dir, "ovs-vswitchd.ctl")); err != nil {
 		return nil, err
 	}
-	// br-ex owns the NIC and carries the underlay address. ovs-vsctl waits
-	// until ovs-vswitchd has made the bridge's tap device.
+	// br-ex owns the NIC and carries the underlay address, with the NIC's
+	// MAC as `ovnkube node` sets it (it adopts this bridge as its own).
+	// ovs-vsctl waits until ovs-vswitchd has made the bridge's tap device.
+	mac, err := linkMAC(opts.NetNS, "eth0")
+	if err != nil {
+		return nil, err
+	}
 	if _, err := n.VSCtl("--timeout=30", "--may-exist", "add-br", "br-ex",
-		"--", "set", "Bridge", "br-ex", "datapath_type=netdev",
+		"--", "set", "Bridge", "br-ex", "datapath_type=netdev", "other_config:hwaddr="+mac,
 		"--", "--may-exist", "add-port", "br-ex", "eth0"); err != nil {
 		return nil, fmt.Errorf("%w; last lines of %s:\n%s", err, n.VSwitchd.LogPath(), n.VSwitchd.LogTail(logTailLines))
 	}
@@ -305,4 +310,17 @@ func (n *Node) Stop() {
 func (n *Node) Delete() error {
 	StopProcessesInNetNS([]string{n.NetNS}, StopTimeout)
 	return DelNetNS(n.NetNS)
+}
+
+// linkMAC returns the MAC address of link in namespace ns.
+func linkMAC(ns, link string) (string, error) {
+	out, err := IP("-n", ns, "-br", "link", "show", link)
+	if err != nil {
+		return "", err
+	}
+	f := strings.Fields(out)
+	if len(f) < 3 {
+		return "", fmt.Errorf("no MAC in %q", out)
+	}
+	return f[2], nil
 }

@@ -35,6 +35,15 @@ func JoinToRouterPort(router string) string { return joinToRouterPrefix + router
 // interface (ovn-k8s-mp0 on the host).
 func ManagementPort(node string) string { return mgmtPortPrefix + node }
 
+// PhysicalNetwork is the OVN network name of the node's external bridge:
+// ovn-bridge-mappings maps it to br-ex on every chassis, and each gateway
+// router's localnet port names it.
+const PhysicalNetwork = "physnet"
+
+// ExternalBridgeInterfaceID is the localnet port of node's external
+// switch, "br-ex_<node>" (also the interface-id of l3-gateway-config).
+func ExternalBridgeInterfaceID(bridge, node string) string { return bridge + "_" + node }
+
 // GatewayChassisName names the Gateway_Chassis binding port to chassis, the
 // OVN convention "<port>-<chassis>".
 func GatewayChassisName(port, chassis string) string { return port + "-" + chassis }

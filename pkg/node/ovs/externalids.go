@@ -16,6 +16,7 @@ const (
 	KeyEncapType        = "ovn-encap-type"
 	KeyEncapIP          = "ovn-encap-ip"
 	KeyBridgeDatapathTy = "ovn-bridge-datapath-type"
+	KeyBridgeMappings   = "ovn-bridge-mappings"
 )
 
 // ChassisSettings are the values the node agent owns in the Open_vSwitch
@@ -28,12 +29,16 @@ type ChassisSettings struct {
 	OVNRemote    string // the OVN Southbound, e.g. unix:/var/run/ovn/ovnsb_db.sock
 	EncapIP      netip.Addr
 	DatapathType string // system or netdev
+	// BridgeMappings maps OVN physical network names to local bridges
+	// ("physnet:br-ex"): the gateway router's localnet port reaches the
+	// outside through br-ex. Empty leaves the key alone.
+	BridgeMappings string
 }
 
 // DesiredExternalIDs returns the external_ids the chassis should carry.
 // systemID is the existing system-id or a freshly generated one.
 func DesiredExternalIDs(s ChassisSettings, systemID string) map[string]string {
-	return map[string]string{
+	ids := map[string]string{
 		KeySystemID:         systemID,
 		KeyHostname:         s.Hostname,
 		KeyOVNRemote:        s.OVNRemote,
@@ -41,6 +46,10 @@ func DesiredExternalIDs(s ChassisSettings, systemID string) map[string]string {
 		KeyEncapIP:          s.EncapIP.String(),
 		KeyBridgeDatapathTy: s.DatapathType,
 	}
+	if s.BridgeMappings != "" {
+		ids[KeyBridgeMappings] = s.BridgeMappings
+	}
+	return ids
 }
 
 // ExternalIDsDiff returns the pairs of desired whose key is missing from

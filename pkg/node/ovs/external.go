@@ -1,0 +1,101 @@
+package ovs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ovn-kubernetes/libovsdb/client"
+	"github.com/ovn-kubernetes/libovsdb/model"
+	"github.com/ovn-kubernetes/libovsdb/ovsdb"
+	"k8s.io/klog/v2"
+
+	"github.com/ovnkube/ovnkube/ovsdb-models/vswitch"
+)
+
+// ExternalBridge is the bridge that owns the node's uplink.
+const ExternalBridge = "br-ex"
+
+// EnsureExternalBridge makes bridge own uplink: the bridge (created if
+// missing, standalone so it forwards like a switch until flows are added,
+// its local port carrying mac so the host keeps the uplink's MAC) and the
+// uplink as one of its ports. An existing bridge keeps its datapath type;
+// only a differing hwaddr is rewritten.
+func (c *Client) EnsureExternalBridge(ctx context.Context, bridge, datapathType, mac, uplink string) error {
+	br := &vswitch.Bridge{Name: bridge}
+	err := c.c.Get(ctx, br)
+	switch {
+	case errors.Is(err, client.ErrNotFound):
+		if err := c.createExternalBridge(ctx, bridge, datapathType, mac); err != nil {
+			return err
+		}
+		klog.InfoS("Created bridge", "bridge", bridge, "datapathType", datapathType, "mac", mac)
+	case err != nil:
+		return fmt.Errorf("look up bridge %s: %w", bridge, err)
+	case br.OtherConfig["hwaddr"] != mac:
+		muts := []model.Mutation{}
+		if old, ok := br.OtherConfig["hwaddr"]; ok {
+			muts = append(muts, model.Mutation{Field: &br.OtherConfig, Mutator: ovsdb.MutateOperationDelete, Value: map[string]string{"hwaddr": old}})
+		}
+		muts = append(muts, model.Mutation{Field: &br.OtherConfig, Mutator: ovsdb.MutateOperationInsert, Value: map[string]string{"hwaddr": mac}})
+		ops, err := c.c.Where(br).Mutate(br, muts...)
+		if err != nil {
+			return fmt.Errorf("build %s hwaddr mutation: %w", bridge, err)
+		}
+		if err := c.transact(ctx, "set "+bridge+" other_config:hwaddr", ops...); err != nil {
+			return err
+		}
+	}
+	return c.EnsurePort(ctx, bridge, PortSpec{Name: uplink})
+}
+
+func (c *Client) createExternalBridge(ctx context.Context, name, datapathType, mac string) error {
+	root, err := c.openvSwitchRow(ctx)
+	if err != nil {
+		return err
+	}
+	iface := &vswitch.Interface{UUID: "iface", Name: name, Type: "internal"}
+	port := &vswitch.Port{UUID: "port", Name: name, Interfaces: []string{iface.UUID}}
+	br := &vswitch.Bridge{
+		UUID: "bridge", Name: name, DatapathType: datapathType,
+		OtherConfig: map[string]string{"hwaddr": mac},
+		Ports:       []string{port.UUID},
+	}
+	var ops []ovsdb.Operation
+	for _, m := range []model.Model{iface, port, br} {
+		o, err := c.c.Create(m)
+		if err != nil {
+			return fmt.Errorf("build insert of bridge %s: %w", name, err)
+		}
+		ops = append(ops, o...)
+	}
+	o, err := c.c.Where(root).Mutate(root, model.Mutation{Field: &root.Bridges, Mutator: ovsdb.MutateOperationInsert, Value: []string{br.UUID}})
+	if err != nil {
+		return fmt.Errorf("build Open_vSwitch bridges mutation: %w", err)
+	}
+	return c.transact(ctx, "create bridge "+name, append(ops, o...)...)
+}
+
+// BridgeUplink returns the port of bridge that is a system device (not the
+// bridge's own internal port, not a patch or tunnel port): the NIC it owns.
+// "" when there is none.
+func (c *Client) BridgeUplink(ctx context.Context, bridge string) (string, error) {
+	br := &vswitch.Bridge{Name: bridge}
+	if err := c.c.Get(ctx, br); err != nil {
+		if errors.Is(err, client.ErrNotFound) {
+			return "", nil
+		}
+		return "", fmt.Errorf("look up bridge %s: %w", bridge, err)
+	}
+	for _, pu := range br.Ports {
+		p := &vswitch.Port{UUID: pu}
+		if err := c.c.Get(ctx, p); err != nil || p.Name == bridge || len(p.Interfaces) != 1 {
+			continue
+		}
+		i := &vswitch.Interface{UUID: p.Interfaces[0]}
+		if err := c.c.Get(ctx, i); err == nil && (i.Type == "" || i.Type == "system") {
+			return i.Name, nil
+		}
+	}
+	return "", nil
+}
