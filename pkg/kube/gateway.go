@@ -135,3 +135,50 @@ func FormatPrimaryIfAddr(ips []netip.Prefix) string {
 	b, _ := json.Marshal(m)
 	return string(b)
 }
+
+// NodeGatewayRouterLRPIfAddrsAnnotation holds the node's gateway router
+// addresses on the join switch, allocated by the master:
+// {"default":{"ipv4":"100.64.0.2/16","ipv6":"fd98::2/64"}}.
+const NodeGatewayRouterLRPIfAddrsAnnotation = "k8s.ovn.org/node-gateway-router-lrp-ifaddrs"
+
+// FormatJoinAddrs renders k8s.ovn.org/node-gateway-router-lrp-ifaddrs.
+func FormatJoinAddrs(addrs []netip.Prefix) string {
+	m := map[string]string{}
+	for _, a := range addrs {
+		if a.Addr().Is4() {
+			m["ipv4"] = a.String()
+		} else {
+			m["ipv6"] = a.String()
+		}
+	}
+	b, _ := json.Marshal(map[string]map[string]string{DefaultNetwork: m})
+	return string(b)
+}
+
+// ParseJoinAddrs reads k8s.ovn.org/node-gateway-router-lrp-ifaddrs, IPv4
+// first; present is false when the annotation is absent.
+func ParseJoinAddrs(ann map[string]string) (addrs []netip.Prefix, present bool, err error) {
+	v, ok := ann[NodeGatewayRouterLRPIfAddrsAnnotation]
+	if !ok {
+		return nil, false, nil
+	}
+	var m map[string]map[string]string
+	if err := json.Unmarshal([]byte(v), &m); err != nil {
+		return nil, true, fmt.Errorf("%s is not valid JSON: %w", NodeGatewayRouterLRPIfAddrsAnnotation, err)
+	}
+	for _, fam := range []string{"ipv4", "ipv6"} {
+		s, ok := m[DefaultNetwork][fam]
+		if !ok {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil || p.Addr().Is4() != (fam == "ipv4") {
+			return nil, true, fmt.Errorf("%s %s %q is not an %s address with a prefix", NodeGatewayRouterLRPIfAddrsAnnotation, fam, s, fam)
+		}
+		addrs = append(addrs, p)
+	}
+	if len(addrs) == 0 {
+		return nil, true, fmt.Errorf("%s has no address", NodeGatewayRouterLRPIfAddrsAnnotation)
+	}
+	return addrs, true, nil
+}

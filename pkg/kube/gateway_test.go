@@ -50,3 +50,20 @@ func TestPrimaryIfAddr(t *testing.T) {
 		t.Errorf("got %s", got)
 	}
 }
+
+func TestJoinAddrs(t *testing.T) {
+	addrs := []netip.Prefix{netip.MustParsePrefix("100.64.0.2/16"), netip.MustParsePrefix("fd98::2/64")}
+	v := FormatJoinAddrs(addrs)
+	if v != `{"default":{"ipv4":"100.64.0.2/16","ipv6":"fd98::2/64"}}` {
+		t.Fatalf("annotation %s", v)
+	}
+	got, present, err := ParseJoinAddrs(map[string]string{NodeGatewayRouterLRPIfAddrsAnnotation: v})
+	if err != nil || !present || !reflect.DeepEqual(got, addrs) {
+		t.Errorf("round trip = %v, %v, %v", got, present, err)
+	}
+	for _, bad := range []string{`{`, `{"default":{}}`, `{"default":{"ipv4":"fd98::2/64"}}`, `{"default":{"ipv4":"100.64.0.2"}}`} {
+		if _, _, err := ParseJoinAddrs(map[string]string{NodeGatewayRouterLRPIfAddrsAnnotation: bad}); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"github.com/ovnkube/ovnkube/pkg/metrics"
 	"github.com/ovnkube/ovnkube/pkg/ovsdbclient"
 	"github.com/ovnkube/ovnkube/pkg/reconcile"
+	"github.com/ovnkube/ovnkube/pkg/topology"
 )
 
 // Run runs the master until ctx ends. It returns an error for anything that
@@ -80,7 +81,7 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	for i, s := range cfg.ClusterSubnets {
 		ranges[i] = allocator.Range{CIDR: s.CIDR, HostPrefix: s.HostPrefix}
 	}
-	subnets, err := node.NewSubnetController(kc, nodes.Lister(), recorder, ranges)
+	subnets, err := node.NewSubnetController(kc, nodes.Lister(), recorder, ranges, cfg.JoinSubnets)
 	if err != nil {
 		return err
 	}
@@ -88,7 +89,7 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	// The owner types decide which NB tables are monitored and managed.
 	types := []reconcile.OwnerType{
 		cluster.OwnerType(cfg),
-		node.OwnerType(nodes.Lister(), recorder, subnets.Release),
+		node.OwnerType(nodes.Lister(), recorder, clusterForGateways(cfg), subnets.Release),
 		pod.OwnerType(pods.Lister(), recorder, podIPAM.Release),
 	}
 	tables := reconcile.Tables(types...)
@@ -149,4 +150,18 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	}
 	<-ctx.Done()
 	return <-done
+}
+
+// clusterForGateways is what every node's gateway router routes back to.
+func clusterForGateways(cfg *config.Config) node.Cluster {
+	var c node.Cluster
+	for _, s := range cfg.ClusterSubnets {
+		c.CIDRs = append(c.CIDRs, s.CIDR)
+	}
+	for _, j := range cfg.JoinSubnets {
+		if ip, err := topology.NthAddr(j, 1); err == nil {
+			c.RouterJoinIPs = append(c.RouterJoinIPs, ip)
+		}
+	}
+	return c
 }

@@ -14,6 +14,10 @@ const (
 	routerToJoinPrefix   = "rtoj-"
 	joinToRouterPrefix   = "jtor-"
 	mgmtPortPrefix       = "k8s-"
+	gatewayRouterPrefix  = "GR_"
+	extSwitchPrefix      = "ext_"
+	routerToExtPrefix    = "rtoe-"
+	extToRouterPrefix    = "etor-"
 )
 
 // NodeSwitch is the name of a node's logical switch: the node name itself.
@@ -34,6 +38,18 @@ func JoinToRouterPort(router string) string { return joinToRouterPrefix + router
 // ManagementPort is the logical port of a node's host-side management
 // interface (ovn-k8s-mp0 on the host).
 func ManagementPort(node string) string { return mgmtPortPrefix + node }
+
+// GatewayRouter is a node's gateway router, "GR_<node>".
+func GatewayRouter(node string) string { return gatewayRouterPrefix + node }
+
+// ExternalSwitch is the switch between a node's gateway router and br-ex.
+func ExternalSwitch(node string) string { return extSwitchPrefix + node }
+
+// RouterToExtPort is router's port on its external switch ("rtoe-GR_<node>").
+func RouterToExtPort(router string) string { return routerToExtPrefix + router }
+
+// ExtToRouterPort is the external switch's peer of RouterToExtPort.
+func ExtToRouterPort(router string) string { return extToRouterPrefix + router }
 
 // PhysicalNetwork is the OVN network name of the node's external bridge:
 // ovn-bridge-mappings maps it to br-ex on every chassis, and each gateway

@@ -39,5 +39,6 @@ func Handlers(subnets *SubnetController, rec *reconcile.Reconciler) cache.Resour
 
 func allocationChanged(old, cur *corev1.Node) bool {
 	return old.Annotations[kube.NodeSubnetsAnnotation] != cur.Annotations[kube.NodeSubnetsAnnotation] ||
-		old.Annotations[kube.NodeIDAnnotation] != cur.Annotations[kube.NodeIDAnnotation]
+		old.Annotations[kube.NodeIDAnnotation] != cur.Annotations[kube.NodeIDAnnotation] ||
+		old.Annotations[kube.NodeGatewayRouterLRPIfAddrsAnnotation] != cur.Annotations[kube.NodeGatewayRouterLRPIfAddrsAnnotation]
 }

@@ -1,6 +1,8 @@
 package node
 
 import (
+	"net/netip"
+
 	corev1 "k8s.io/api/core/v1"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/record"
@@ -18,14 +20,24 @@ const (
 	ReasonSubnetConflict         = "NodeSubnetReallocated"
 )
 
+// Cluster is what every node's gateway router routes back to: the cluster
+// subnets and ovn_cluster_router's join addresses.
+type Cluster struct {
+	CIDRs         []netip.Prefix
+	RouterJoinIPs []netip.Addr
+}
+
 // OwnerType returns the Node owner type: a node's NB rows follow from its name
-// and its k8s.ovn.org/node-subnets and node-chassis-id annotations. release is
-// called once a deleted node's rows are gone, to free its subnet and id.
-func OwnerType(lister corelisters.NodeLister, recorder record.EventRecorder, release func(string)) reconcile.OwnerType {
+// and its k8s.ovn.org/node-subnets and node-chassis-id annotations, and, once
+// the node agent has published its gateway (k8s.ovn.org/l3-gateway-config)
+// and the master its join addresses, its gateway router. release is called
+// once a deleted node's rows are gone, to free its subnet and id.
+func OwnerType(lister corelisters.NodeLister, recorder record.EventRecorder, cluster Cluster, release func(string)) reconcile.OwnerType {
 	return reconcile.OwnerType{
 		Name: topology.OwnerTypeNode,
 		Tables: []string{nbdb.LogicalSwitchTable, nbdb.LogicalSwitchPortTable,
-			nbdb.LogicalRouterPortTable, nbdb.GatewayChassisTable},
+			nbdb.LogicalRouterPortTable, nbdb.GatewayChassisTable, nbdb.LogicalRouterTable,
+			nbdb.LogicalRouterStaticRouteTable, nbdb.LogicalRouterPolicyTable, nbdb.NATTable},
 		After: []string{topology.OwnerTypeCluster},
 		List: func() ([]string, error) {
 			nodes, err := lister.List(everything)
@@ -51,7 +63,15 @@ func OwnerType(lister corelisters.NodeLister, recorder record.EventRecorder, rel
 			if err != nil {
 				return nil, reconcile.Invalid("bad-node-subnets", err)
 			}
-			return rows, nil
+			gw, ok, err := gatewayInput(node, in, cluster)
+			if err != nil || !ok {
+				return rows, err
+			}
+			gwRows, err := GatewayRows(gw)
+			if err != nil {
+				return nil, reconcile.Invalid("bad-l3-gateway-config", err)
+			}
+			return append(rows, gwRows...), nil
 		},
 		Invalid: func(name string, err *reconcile.InvalidError) {
 			if node, gerr := lister.Get(name); gerr == nil {
@@ -82,9 +102,32 @@ func nodeInput(node *corev1.Node) (Input, error) {
 	return Input{Name: node.Name, Subnets: subnets, ChassisID: chassis}, nil
 }
 
+// gatewayInput reads the gateway router's input; ok is false until the node
+// has a chassis, its agent has published l3-gateway-config and the master
+// its join addresses (the node's other rows do not wait for them).
+func gatewayInput(node *corev1.Node, in Input, cluster Cluster) (GatewayInput, bool, error) {
+	l3, present, err := kube.ParseL3GatewayConfig(node.Annotations)
+	if err != nil {
+		return GatewayInput{}, false, reconcile.Invalid("bad-l3-gateway-config", err)
+	}
+	join, joinPresent, err := kube.ParseJoinAddrs(node.Annotations)
+	if err != nil {
+		return GatewayInput{}, false, reconcile.Invalid("bad-join-addresses", err)
+	}
+	if !present || !joinPresent || in.ChassisID == "" {
+		return GatewayInput{}, false, nil
+	}
+	return GatewayInput{
+		Node: node.Name, ChassisID: in.ChassisID, Subnets: in.Subnets, JoinAddrs: join,
+		InterfaceID: l3.InterfaceID, MAC: l3.MAC, NodeIPs: l3.IPs, NextHops: l3.NextHops,
+		ClusterCIDRs: cluster.CIDRs, ClusterJoinIP: cluster.RouterJoinIPs,
+	}, true, nil
+}
+
 // topologyChanged reports whether an update can change the node's NB rows.
 func topologyChanged(old, cur *corev1.Node) bool {
-	for _, k := range []string{kube.NodeSubnetsAnnotation, kube.NodeChassisIDAnnotation} {
+	for _, k := range []string{kube.NodeSubnetsAnnotation, kube.NodeChassisIDAnnotation,
+		kube.L3GatewayConfigAnnotation, kube.NodeGatewayRouterLRPIfAddrsAnnotation} {
 		if old.Annotations[k] != cur.Annotations[k] {
 			return true
 		}

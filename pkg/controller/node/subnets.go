@@ -26,6 +26,7 @@ import (
 	"github.com/ovnkube/ovnkube/pkg/controller"
 	"github.com/ovnkube/ovnkube/pkg/kube"
 	"github.com/ovnkube/ovnkube/pkg/metrics"
+	"github.com/ovnkube/ovnkube/pkg/topology"
 )
 
 var everything = labels.Everything()
@@ -49,13 +50,14 @@ type SubnetController struct {
 	subnets  *allocator.NodeSubnets
 	ids      *allocator.IDAllocator
 	queue    workqueue.TypedRateLimitingInterface[string]
+	join     []netip.Prefix // join subnets, one per family
 
 	mu      sync.Mutex
 	waiting map[string]bool // nodes waiting for a subnet to free up
 }
 
 // NewSubnetController allocates from ranges (the cluster subnets).
-func NewSubnetController(c kubernetes.Interface, lister corelisters.NodeLister, recorder record.EventRecorder, ranges []allocator.Range) (*SubnetController, error) {
+func NewSubnetController(c kubernetes.Interface, lister corelisters.NodeLister, recorder record.EventRecorder, ranges []allocator.Range, join []netip.Prefix) (*SubnetController, error) {
 	subnets, err := allocator.NewNodeSubnets(ranges)
 	if err != nil {
 		return nil, fmt.Errorf("cluster subnets: %w", err)
@@ -65,7 +67,7 @@ func NewSubnetController(c kubernetes.Interface, lister corelisters.NodeLister, 
 		return nil, err
 	}
 	return &SubnetController{
-		client: c, lister: lister, recorder: recorder, subnets: subnets, ids: ids,
+		client: c, lister: lister, recorder: recorder, subnets: subnets, ids: ids, join: join,
 		queue:   controller.NewQueue[string]("node-subnets", 50*time.Millisecond),
 		waiting: map[string]bool{},
 	}, nil
@@ -182,9 +184,14 @@ func (c *SubnetController) sync(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
+	joinAddrs, err := JoinAddrs(c.join, id)
+	if err != nil {
+		return err
+	}
 	want := map[string]string{
-		kube.NodeSubnetsAnnotation: kube.FormatNodeSubnets(subnets),
-		kube.NodeIDAnnotation:      strconv.Itoa(id),
+		kube.NodeSubnetsAnnotation:                 kube.FormatNodeSubnets(subnets),
+		kube.NodeIDAnnotation:                      strconv.Itoa(id),
+		kube.NodeGatewayRouterLRPIfAddrsAnnotation: kube.FormatJoinAddrs(joinAddrs),
 	}
 	return c.annotate(ctx, node, want)
 }
@@ -227,4 +234,20 @@ func (c *SubnetController) updateUsage() {
 
 func sameSubnets(a, b []netip.Prefix) bool {
 	return len(a) == len(b) && !slices.ContainsFunc(a, func(p netip.Prefix) bool { return !slices.Contains(b, p) })
+}
+
+// JoinAddrs returns node id's gateway router addresses on the join switch:
+// the id-th address of each join subnet. Ids are unique and start at 2, so
+// .1 stays ovn_cluster_router's and no two nodes collide; deriving them
+// instead of allocating keeps them stable across restarts with no state.
+func JoinAddrs(join []netip.Prefix, id int) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(join))
+	for _, s := range join {
+		a, err := topology.NthAddr(s, id)
+		if err != nil {
+			return nil, fmt.Errorf("join address of node id %d: %w", id, err)
+		}
+		out = append(out, netip.PrefixFrom(a, s.Bits()))
+	}
+	return out, nil
 }
