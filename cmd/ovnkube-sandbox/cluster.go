@@ -76,6 +76,10 @@ func (c *cluster) netnsPrefix() string { return "ovnk-" + c.ID + "-" }
 // fabricNetNS is the namespace of the underlay bridge.
 func (c *cluster) fabricNetNS() string { return c.netnsPrefix() + "fabric" }
 
+// externalNetNS is the namespace of the external host: no cluster node, it
+// owns the nodes' default gateway addresses (what "the internet" is here).
+func (c *cluster) externalNetNS() string { return c.netnsPrefix() + "external" }
+
 // nodeName is the Kubernetes name of node i (1-based).
 func nodeName(i int) string { return fmt.Sprintf("node-%d", i) }
 

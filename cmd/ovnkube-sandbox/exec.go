@@ -21,12 +21,15 @@ import (
 func newExecCommand() *cobra.Command {
 	var dir, node string
 	cmd := &cobra.Command{
-		Use:   "exec [NAMESPACE/]POD -- CMD [ARGS...]\n  ovnkube-sandbox exec --node NODE -- CMD [ARGS...]",
-		Short: "Run a command inside a pod's (or a node's) network namespace",
-		Long: `Run CMD inside the network namespace of a sandbox pod (found through its UID), or
-of a sandbox node with --node. Only the network namespace changes: CMD sees this
-machine's files and runs as the calling user. stdin, stdout, stderr and the exit
-code pass through. NAMESPACE defaults to "default".`,
+		Use:   "exec [NAMESPACE/]POD -- CMD [ARGS...]\n  ovnkube-sandbox exec --node NODE -- CMD [ARGS...]\n  ovnkube-sandbox exec external -- CMD [ARGS...]",
+		Short: "Run a command inside a pod's, a node's or the external host's network namespace",
+		Long: `Run CMD inside the network namespace of a sandbox pod (found through its UID), of
+a sandbox node with --node, or of the external host ("external": the machine
+outside the cluster that owns the nodes' default gateway, 172.31.0.254 and on
+dual-stack fd31::fe; a pod named external is default/external). Only the network
+namespace changes: CMD sees this machine's files and runs as the calling user.
+stdin, stdout, stderr and the exit code pass through. NAMESPACE defaults to
+"default".`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			abs, err := filepath.Abs(dir)
@@ -39,6 +42,12 @@ code pass through. NAMESPACE defaults to "default".`,
 			}
 			var netns string
 			var argv []string
+			if node == "" && args[0] == "external" {
+				if len(args) < 2 {
+					return fmt.Errorf("usage: exec external -- CMD [ARGS...]")
+				}
+				return execInNetNS(sandbox.NetNSPath(c.externalNetNS()), args[1:])
+			}
 			if node != "" {
 				n := c.node(node)
 				if n == nil {

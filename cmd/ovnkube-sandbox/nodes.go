@@ -28,8 +28,9 @@ import (
 
 // The underlay: every node's br-ex gets 172.31.0.<i>/24 on the fabric
 // bridge. The range exists only inside the sandbox's own namespaces, never
-// in the root namespace. The default route of a node points at .254, which
-// nobody answers: traffic meant for "outside" stays in the fabric.
+// in the root namespace. The default route of a node points at .254, the
+// external host: a namespace on the fabric that is no cluster node and has
+// no route anywhere else, so traffic meant for "outside" ends there.
 var (
 	underlayPrefix  = netip.MustParsePrefix("172.31.0.0/24")
 	underlayGateway = netip.MustParseAddr("172.31.0.254")
@@ -98,7 +99,13 @@ func startNodes(s *starter, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	_ = fabric
+	external := []netip.Prefix{netip.PrefixFrom(underlayGateway, underlayPrefix.Bits())}
+	if strings.Contains(c.ClusterSubnets, ":") {
+		external = append(external, netip.PrefixFrom(underlayGateway6, underlayPrefix6.Bits()))
+	}
+	if err := fabric.AddHost(c.externalNetNS(), "external", external); err != nil {
+		return fmt.Errorf("external host: %w", err)
+	}
 	port, err := sandbox.PortOf(c.APIServer)
 	if err != nil {
 		return err

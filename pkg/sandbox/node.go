@@ -40,6 +40,42 @@ func CreateFabric(netns string) (*Fabric, error) {
 	return f, nil
 }
 
+// AddHost plugs a plain host (no OVS, no Kubernetes) into the fabric: a
+// namespace netns with eth0 holding addrs, e.g. the sandbox's external host
+// that owns the nodes' default gateway addresses. Its veth is created
+// directly in the two namespaces, like the nodes'.
+func (f *Fabric) AddHost(netns, port string, addrs []netip.Prefix) error {
+	if err := AddNetNS(netns); err != nil {
+		return err
+	}
+	cmds := [][]string{
+		{"link", "add", "eth0", "netns", netns, "type", "veth", "peer", "name", port, "netns", f.NetNS},
+		{"-n", f.NetNS, "link", "set", port, "master", f.Bridge, "up"},
+		{"-n", netns, "link", "set", "lo", "up"},
+		{"-n", netns, "link", "set", "eth0", "up"},
+	}
+	for _, a := range addrs {
+		c := []string{"-n", netns, "addr", "add", a.String(), "dev", "eth0"}
+		if a.Addr().Is6() {
+			c = append(c, "nodad")
+		}
+		cmds = append(cmds, c)
+	}
+	for _, args := range cmds {
+		if _, err := IP(args...); err != nil {
+			_ = DelNetNS(netns)
+			return err
+		}
+	}
+	// The nodes' userspace datapath checks TCP checksums; a veth that leaves
+	// them to offload would have its replies dropped as invalid.
+	if out, err := exec.Command("ip", "netns", "exec", netns, "ethtool", "-K", "eth0", "tx", "off").CombinedOutput(); err != nil {
+		_ = DelNetNS(netns)
+		return fmt.Errorf("ethtool -K eth0 tx off in %s: %w: %s (make debs installs ethtool)", netns, err, out)
+	}
+	return nil
+}
+
 // Delete removes the fabric namespace and with it the bridge and the
 // fabric-side ends of every node's veth.
 func (f *Fabric) Delete() error { return DelNetNS(f.NetNS) }

@@ -89,8 +89,8 @@ func TestSandboxRunApplyStop(t *testing.T) {
 	if len(state.Nodes) != 2 {
 		t.Errorf("sandbox has %d nodes, want the default 2", len(state.Nodes))
 	}
-	if names, _ := sandbox.ListNetNS("ovnk-" + state.ID + "-"); len(names) != 3 {
-		t.Errorf("network namespaces of the sandbox: %v, want fabric and 2 nodes", names)
+	if names, _ := sandbox.ListNetNS("ovnk-" + state.ID + "-"); len(names) != 4 {
+		t.Errorf("network namespaces of the sandbox: %v, want fabric, external host and 2 nodes", names)
 	}
 	if len(pids) < 6 {
 		t.Errorf("only %d processes recorded: %v", len(pids), pids)

@@ -51,26 +51,29 @@ func (c *Client) EnsureBridge(ctx context.Context, name, datapathType string) er
 }
 
 func (c *Client) createBridge(ctx context.Context, name, datapathType string) error {
+	secure := vswitch.BridgeFailModeSecure
+	return c.insertBridge(ctx, &vswitch.Bridge{
+		Name: name, DatapathType: datapathType, FailMode: &secure,
+		OtherConfig: map[string]string{"disable-in-band": "true"},
+	})
+}
+
+// insertBridge creates br (its name, datapath and config set by the caller)
+// with its own internal port, and adds it to the Open_vSwitch row, in one
+// transaction.
+func (c *Client) insertBridge(ctx context.Context, br *vswitch.Bridge) error {
 	root, err := c.openvSwitchRow(ctx)
 	if err != nil {
 		return err
 	}
-	secure := vswitch.BridgeFailModeSecure
-	iface := &vswitch.Interface{UUID: "iface", Name: name, Type: "internal"}
-	port := &vswitch.Port{UUID: "port", Name: name, Interfaces: []string{iface.UUID}}
-	br := &vswitch.Bridge{
-		UUID:         "bridge",
-		Name:         name,
-		DatapathType: datapathType,
-		FailMode:     &secure,
-		OtherConfig:  map[string]string{"disable-in-band": "true"},
-		Ports:        []string{port.UUID},
-	}
+	iface := &vswitch.Interface{UUID: "iface", Name: br.Name, Type: "internal"}
+	port := &vswitch.Port{UUID: "port", Name: br.Name, Interfaces: []string{iface.UUID}}
+	br.UUID, br.Ports = "bridge", []string{port.UUID}
 	var ops []ovsdb.Operation
 	for _, m := range []model.Model{iface, port, br} {
 		o, err := c.c.Create(m)
 		if err != nil {
-			return fmt.Errorf("build insert of bridge %s: %w", name, err)
+			return fmt.Errorf("build insert of bridge %s: %w", br.Name, err)
 		}
 		ops = append(ops, o...)
 	}
@@ -78,5 +81,5 @@ func (c *Client) createBridge(ctx context.Context, name, datapathType string) er
 	if err != nil {
 		return fmt.Errorf("build Open_vSwitch bridges mutation: %w", err)
 	}
-	return c.transact(ctx, "create bridge "+name, append(ops, o...)...)
+	return c.transact(ctx, "create bridge "+br.Name, append(ops, o...)...)
 }

@@ -50,30 +50,7 @@ func (c *Client) EnsureExternalBridge(ctx context.Context, bridge, datapathType,
 }
 
 func (c *Client) createExternalBridge(ctx context.Context, name, datapathType, mac string) error {
-	root, err := c.openvSwitchRow(ctx)
-	if err != nil {
-		return err
-	}
-	iface := &vswitch.Interface{UUID: "iface", Name: name, Type: "internal"}
-	port := &vswitch.Port{UUID: "port", Name: name, Interfaces: []string{iface.UUID}}
-	br := &vswitch.Bridge{
-		UUID: "bridge", Name: name, DatapathType: datapathType,
-		OtherConfig: map[string]string{"hwaddr": mac},
-		Ports:       []string{port.UUID},
-	}
-	var ops []ovsdb.Operation
-	for _, m := range []model.Model{iface, port, br} {
-		o, err := c.c.Create(m)
-		if err != nil {
-			return fmt.Errorf("build insert of bridge %s: %w", name, err)
-		}
-		ops = append(ops, o...)
-	}
-	o, err := c.c.Where(root).Mutate(root, model.Mutation{Field: &root.Bridges, Mutator: ovsdb.MutateOperationInsert, Value: []string{br.UUID}})
-	if err != nil {
-		return fmt.Errorf("build Open_vSwitch bridges mutation: %w", err)
-	}
-	return c.transact(ctx, "create bridge "+name, append(ops, o...)...)
+	return c.insertBridge(ctx, &vswitch.Bridge{Name: name, DatapathType: datapathType, OtherConfig: map[string]string{"hwaddr": mac}})
 }
 
 // BridgeUplink returns the port of bridge that is a system device (not the
