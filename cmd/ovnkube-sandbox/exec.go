@@ -41,19 +41,21 @@ stdin, stdout, stderr and the exit code pass through. NAMESPACE defaults to
 				return fmt.Errorf("no sandbox in %s (%v): pass --dir or source <sandbox dir>/env", abs, err)
 			}
 			var netns string
-			var argv []string
+			var argv, env []string
 			if node == "" && args[0] == "external" {
 				if len(args) < 2 {
 					return fmt.Errorf("usage: exec external -- CMD [ARGS...]")
 				}
-				return execInNetNS(sandbox.NetNSPath(c.externalNetNS()), args[1:])
+				return execInNetNS(sandbox.NetNSPath(c.externalNetNS()), args[1:], nil)
 			}
 			if node != "" {
 				n := c.node(node)
 				if n == nil {
 					return fmt.Errorf("no node %q in the sandbox", node)
 				}
-				netns, argv = n.NetNS, args
+				// The node's OVS and OVN run directories, so ovs-vsctl,
+				// ovs-ofctl and ovs-appctl reach that node's daemons.
+				netns, argv, env = n.NetNS, args, sandbox.NodeEnv(n.Dir)
 			} else {
 				if len(args) < 2 {
 					return fmt.Errorf("usage: exec [NAMESPACE/]POD -- CMD [ARGS...]")
@@ -64,7 +66,7 @@ stdin, stdout, stderr and the exit code pass through. NAMESPACE defaults to
 				}
 				argv = args[1:]
 			}
-			return execInNetNS(sandbox.NetNSPath(netns), argv)
+			return execInNetNS(sandbox.NetNSPath(netns), argv, env)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", defaultSandboxDir(), "the sandbox directory given to up ($OVNKUBE_SANDBOX_DIR)")
@@ -95,7 +97,7 @@ func resolvePodNetNS(c *cluster, ref string) (string, error) {
 
 // execInNetNS replaces this process with argv running in the network
 // namespace at path.
-func execInNetNS(path string, argv []string) error {
+func execInNetNS(path string, argv, env []string) error {
 	bin, err := exec.LookPath(argv[0])
 	if err != nil {
 		return err
@@ -110,5 +112,5 @@ func execInNetNS(path string, argv []string) error {
 	if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
 		return fmt.Errorf("enter %s: %w", path, err)
 	}
-	return syscall.Exec(bin, argv, os.Environ())
+	return syscall.Exec(bin, argv, append(os.Environ(), env...))
 }

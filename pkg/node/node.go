@@ -85,10 +85,12 @@ func run(ctx context.Context, cfg *config.Config, ncfg *config.NodeConfig, hostN
 		return fmt.Errorf("configure OVS chassis: %w", err)
 	}
 	// b. br-ex owns the uplink
-	up, err := takeOverUplink(ctx, oc, hostNS, gw, ncfg.DatapathType)
+	up, err := takeOverUplink(ctx, oc, hostNS, gw, ncfg.DatapathType, cfg.MasqueradeSubnets, cfg.ServiceCIDRs)
 	if err != nil {
 		return err
 	}
+	// and its flows: the host and the gateway router share the uplink
+	go gateway.NewFlows(oc, ncfg.OVSAddress, name, up).Run(ctx)
 	// c. the chassis id and the gateway on the Node, one patch, only what differs
 	if err := annotateNode(ctx, client, node, nodeAnnotations(name, systemID, up)); err != nil {
 		return err
@@ -134,14 +136,32 @@ func run(ctx context.Context, cfg *config.Config, ncfg *config.NodeConfig, hostN
 	return srv.Serve(ctx)
 }
 
-// takeOverUplink makes br-ex own the gateway interface.
-func takeOverUplink(ctx context.Context, oc *ovs.Client, hostNS netns.NsHandle, gw gateway.Gateway, datapathType string) (gateway.Uplink, error) {
+// takeOverUplink makes br-ex own the gateway interface and gives the host
+// its masquerade address and service routes there.
+func takeOverUplink(ctx context.Context, oc *ovs.Client, hostNS netns.NsHandle, gw gateway.Gateway, datapathType string, masquerade, serviceCIDRs []netip.Prefix) (gateway.Uplink, error) {
+	plan, err := gateway.PlanMasquerade(masquerade, serviceCIDRs)
+	if err != nil {
+		return gateway.Uplink{}, err
+	}
 	nl, err := netlinkHandle(hostNS)
 	if err != nil {
 		return gateway.Uplink{}, fmt.Errorf("netlink: %w", err)
 	}
 	defer nl.Close()
-	return gateway.TakeOver(ctx, oc, nl, gw, datapathType)
+	up, err := gateway.TakeOver(ctx, oc, nl, gw, datapathType, masquerade)
+	if err != nil {
+		return up, err
+	}
+	if datapathType == "netdev" {
+		if err := gateway.DeafenUplink(hostNS, up.Port); err != nil {
+			return up, fmt.Errorf("keep the host stack off uplink %s: %w", up.Port, err)
+		}
+	}
+	br, err := nl.LinkByName(up.Bridge)
+	if err != nil {
+		return up, fmt.Errorf("%s: %w", up.Bridge, err)
+	}
+	return up, gateway.EnsureMasquerade(nl, br, up.MAC, plan)
 }
 
 // checkGateway finds the default gateway of every family the cluster uses.
@@ -168,7 +188,7 @@ func ensureManagementPort(ctx context.Context, oc *ovs.Client, cfg *config.Confi
 	for _, s := range cfg.ClusterSubnets {
 		cluster = append(cluster, s.CIDR)
 	}
-	spec, err := mgmtport.Plan(name, subnets, cluster, cfg.ServiceCIDRs, mtu)
+	spec, err := mgmtport.Plan(name, subnets, cluster, mtu)
 	if err != nil {
 		return fmt.Errorf("node %s management port: %w", name, err)
 	}

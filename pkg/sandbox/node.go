@@ -91,8 +91,8 @@ type NodeOptions struct {
 	// it short: its sockets must stay under MaxSocketPath.
 	Dir string
 	// UnderlayIP is the node's address on the fabric, e.g. 172.31.0.1/24.
-	// It sits on br-ex, which owns the node's NIC eth0 (the userspace
-	// datapath needs the tunnel endpoint on a netdev bridge).
+	// It starts on the node's NIC eth0; `ovnkube node` moves it onto br-ex
+	// (the userspace datapath needs the tunnel endpoint on a netdev bridge).
 	UnderlayIP netip.Prefix
 	// Gateway, if valid, becomes the node namespace's default route.
 	Gateway netip.Addr
@@ -216,38 +216,10 @@ func StartNode(opts NodeOptions) (n *Node, err error) {
 		"--unixctl="+filepath.Join(opts.Dir, "ovs-vswitchd.ctl")); err != nil {
 		return nil, err
 	}
-	// br-ex owns the NIC and carries the underlay address, with the NIC's
-	// MAC as `ovnkube node` sets it (it adopts this bridge as its own).
-	// ovs-vsctl waits until ovs-vswitchd has made the bridge's tap device.
-	mac, err := linkMAC(opts.NetNS, "eth0")
-	if err != nil {
+	// The NIC carries the node's addresses and default routes, as on a
+	// freshly booted host: `ovnkube node` moves them onto br-ex.
+	if err := configureUplink(opts); err != nil {
 		return nil, err
-	}
-	if _, err := n.VSCtl("--timeout=30", "--may-exist", "add-br", "br-ex",
-		"--", "set", "Bridge", "br-ex", "datapath_type=netdev", "other_config:hwaddr="+mac,
-		"--", "--may-exist", "add-port", "br-ex", "eth0"); err != nil {
-		return nil, fmt.Errorf("%w; last lines of %s:\n%s", err, n.VSwitchd.LogPath(), n.VSwitchd.LogTail(logTailLines))
-	}
-	if _, err := IP("-n", opts.NetNS, "addr", "add", opts.UnderlayIP.String(), "dev", "br-ex"); err != nil {
-		return nil, err
-	}
-	if _, err := IP("-n", opts.NetNS, "link", "set", "br-ex", "up"); err != nil {
-		return nil, err
-	}
-	if opts.Gateway.IsValid() {
-		if _, err := IP("-n", opts.NetNS, "route", "add", "default", "via", opts.Gateway.String(), "dev", "br-ex"); err != nil {
-			return nil, err
-		}
-	}
-	if opts.UnderlayIP6.IsValid() {
-		if _, err := IP("-n", opts.NetNS, "-6", "addr", "add", opts.UnderlayIP6.String(), "dev", "br-ex", "nodad"); err != nil {
-			return nil, err
-		}
-	}
-	if opts.Gateway6.IsValid() {
-		if _, err := IP("-n", opts.NetNS, "-6", "route", "add", "default", "via", opts.Gateway6.String(), "dev", "br-ex"); err != nil {
-			return nil, err
-		}
 	}
 	// ovn-controller 23.03 has no --unixctl: its control socket is
 	// $OVN_RUNDIR/ovn-controller.<pid>.ctl. It finds br-int.mgmt in
@@ -267,6 +239,26 @@ func StartNode(opts NodeOptions) (n *Node, err error) {
 	}
 	n.ReadyIn = time.Since(t0)
 	return n, nil
+}
+
+// configureUplink gives eth0 the node's addresses and default routes.
+func configureUplink(opts NodeOptions) error {
+	cmds := [][]string{{"addr", "add", opts.UnderlayIP.String(), "dev", "eth0"}}
+	if opts.Gateway.IsValid() {
+		cmds = append(cmds, []string{"route", "add", "default", "via", opts.Gateway.String(), "dev", "eth0"})
+	}
+	if opts.UnderlayIP6.IsValid() {
+		cmds = append(cmds, []string{"-6", "addr", "add", opts.UnderlayIP6.String(), "dev", "eth0", "nodad"})
+	}
+	if opts.Gateway6.IsValid() {
+		cmds = append(cmds, []string{"-6", "route", "add", "default", "via", opts.Gateway6.String(), "dev", "eth0"})
+	}
+	for _, c := range cmds {
+		if _, err := IP(append([]string{"-n", opts.NetNS}, c...)...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // startIn starts one process inside the network namespace at netns.

@@ -61,12 +61,35 @@ type sandboxState struct {
 	} `json:"nodes"`
 }
 
+// The dual-stack sandbox, shared the same way by the tests that need both
+// families.
+var (
+	dsOnce sync.Once
+	ds     *runningSandbox
+	dsErr  error
+)
+
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if sb != nil {
-		sb.down()
+	for _, s := range []*runningSandbox{sb, ds} {
+		if s != nil {
+			s.down()
+		}
 	}
 	os.Exit(code)
+}
+
+// dualStack returns the shared dual-stack sandbox, starting it on first use.
+func dualStack(t *testing.T) *runningSandbox {
+	t.Helper()
+	dsOnce.Do(func() {
+		ds, dsErr = startSandbox("--cluster-subnets", "10.244.0.0/16/24,fd00:10:244::/48/64",
+			"--service-cidrs", "10.96.0.0/16,fd00:10:96::/112")
+	})
+	if dsErr != nil {
+		t.Fatal(dsErr)
+	}
+	return ds
 }
 
 // podAnnotationTimeout is the node agents' --pod-annotation-timeout in the
@@ -539,14 +562,7 @@ func harnessClient(netns string) *http.Client {
 // an IPv6 address from its node's two subnets, and pods on different nodes
 // reach each other over both families across the (IPv4) Geneve underlay.
 func TestDualStackDataplane(t *testing.T) {
-	s, err := startSandbox("--cluster-subnets", "10.244.0.0/16/24,fd00:10:244::/48/64",
-		"--service-cidrs", "10.96.0.0/16,fd00:10:96::/112")
-	if s != nil {
-		t.Cleanup(s.down)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := dualStack(t)
 	s.createPods(t,
 		podSpec("default", "ds-a", "node-1", "/", "sleep", "3600"),
 		podSpec("default", "ds-b", "node-2", "/", "sleep", "3600"),

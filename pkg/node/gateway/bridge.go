@@ -32,8 +32,10 @@ const bridgeAppearTimeout = 30 * time.Second
 // nodes look: the bridge's local port carries the uplink's MAC, addresses
 // and routes, and the uplink becomes a port of the bridge. It is idempotent:
 // on a restart the default routes already leave through br-ex, whose
-// uplink port is found in OVS, and nothing is changed.
-func TakeOver(ctx context.Context, oc *ovs.Client, nl *netlink.Handle, gw Gateway, datapathType string) (Uplink, error) {
+// uplink port is found in OVS, and nothing is changed. Addresses inside
+// reserved (the masquerade subnets, which EnsureMasquerade puts on br-ex)
+// are not the node's and are left out of Uplink.Addrs.
+func TakeOver(ctx context.Context, oc *ovs.Client, nl *netlink.Handle, gw Gateway, datapathType string, reserved []netip.Prefix) (Uplink, error) {
 	bridge := ovs.ExternalBridge
 	up := Uplink{Bridge: bridge, Port: gw.Interface, NextHops: gw.NextHops}
 	if gw.Interface == bridge {
@@ -54,7 +56,7 @@ func TakeOver(ctx context.Context, oc *ovs.Client, nl *netlink.Handle, gw Gatewa
 	if err := oc.EnsureExternalBridge(ctx, bridge, datapathType, up.MAC.String(), up.Port); err != nil {
 		return up, fmt.Errorf("%s owning %s: %w", bridge, up.Port, err)
 	}
-	br, err := waitLink(ctx, nl, bridge)
+	br, err := waitLink(ctx, nl, bridge, up.MAC)
 	if err != nil {
 		return up, err
 	}
@@ -69,6 +71,9 @@ func TakeOver(ctx context.Context, oc *ovs.Client, nl *netlink.Handle, gw Gatewa
 	if up.Addrs, err = globalAddrs(nl, br); err != nil {
 		return up, err
 	}
+	up.Addrs = slices.DeleteFunc(up.Addrs, func(a netip.Prefix) bool {
+		return slices.ContainsFunc(reserved, func(r netip.Prefix) bool { return r.Contains(a.Addr()) })
+	})
 	klog.InfoS("External bridge owns the uplink", "bridge", bridge, "uplink", up.Port, "mac", up.MAC.String(), "addresses", fmt.Sprint(up.Addrs))
 	return up, nil
 }
@@ -128,16 +133,22 @@ func move(nl *netlink.Handle, from, to netlink.Link) error {
 	return nil
 }
 
-// waitLink waits for ovs-vswitchd to create the bridge's device.
-func waitLink(ctx context.Context, nl *netlink.Handle, name string) (netlink.Link, error) {
+// waitLink waits for ovs-vswitchd to create the bridge's device and give
+// it mac. The order matters: ovs-vswitchd sets a tap device's MAC by
+// taking it down and up again, which flushes the IPv4 routes and IPv6
+// addresses on it, so nothing may be moved onto the bridge before.
+func waitLink(ctx context.Context, nl *netlink.Handle, name string, mac net.HardwareAddr) (netlink.Link, error) {
 	deadline := time.Now().Add(bridgeAppearTimeout)
 	for {
 		l, err := nl.LinkByName(name)
-		if err == nil {
+		if err == nil && l.Attrs().HardwareAddr.String() == mac.String() {
 			return l, nil
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("ovs-vswitchd did not create device %s within %s: %w", name, bridgeAppearTimeout, err)
+			if err == nil {
+				err = fmt.Errorf("its MAC is %s", l.Attrs().HardwareAddr)
+			}
+			return nil, fmt.Errorf("ovs-vswitchd did not create device %s with MAC %s within %s: %w", name, mac, bridgeAppearTimeout, err)
 		}
 		select {
 		case <-ctx.Done():

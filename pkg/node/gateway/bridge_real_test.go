@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"fmt"
+	"net/netip"
 	"os/exec"
 	"strings"
 	"testing"
@@ -50,14 +52,26 @@ func TestTakeOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nl.Close()
+	masq := []netip.Prefix{netip.MustParsePrefix("169.254.169.0/29"), netip.MustParsePrefix("fd69::/125")}
+	plan, err := PlanMasquerade(masq, []netip.Prefix{netip.MustParsePrefix("10.96.0.0/16"), netip.MustParsePrefix("fd00:10:96::/112")})
+	if err != nil {
+		t.Fatal(err)
+	}
 	takeOver := func() Uplink {
 		t.Helper()
 		gw, err := Check(nl, []Family{IPv4, IPv6}, Overrides{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		up, err := TakeOver(ctx, oc, nl, gw, "netdev")
+		up, err := TakeOver(ctx, oc, nl, gw, "netdev", masq)
 		if err != nil {
+			t.Fatal(err)
+		}
+		br, err := nl.LinkByName("br-ex")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := EnsureMasquerade(nl, br, up.MAC, plan); err != nil {
 			t.Fatal(err)
 		}
 		return up
@@ -77,9 +91,16 @@ func TestTakeOver(t *testing.T) {
 		}
 	}
 	routes := sh(o.NetNS, "ip route show") + "\n" + sh(o.NetNS, "ip -6 route show")
-	for _, r := range []string{"default via 10.99.0.1 dev br-ex", "10.98.0.0/24 via 10.99.0.1 dev br-ex", "default via fd99::1 dev br-ex"} {
+	for _, r := range []string{"default via 10.99.0.1 dev br-ex", "10.98.0.0/24 via 10.99.0.1 dev br-ex", "default via fd99::1 dev br-ex",
+		"10.96.0.0/16 via 169.254.169.4 dev br-ex proto static src 169.254.169.2", "fd00:10:96::/112 via fd69::4 dev br-ex proto static src fd69::2"} {
 		if !strings.Contains(routes, r) {
 			t.Errorf("route %q missing:\n%s", r, routes)
+		}
+	}
+	neigh := sh(o.NetNS, "ip neigh show dev br-ex nud permanent")
+	for _, n := range []string{"169.254.169.4 lladdr " + mac + " PERMANENT", "fd69::4 lladdr " + mac + " PERMANENT"} {
+		if !strings.Contains(neigh, n) {
+			t.Errorf("neighbour %q missing:\n%s", n, neigh)
 		}
 	}
 	if ports := o.Vsctl(t, "list-ports", "br-ex"); ports != "eth0" {
@@ -95,11 +116,74 @@ func TestTakeOver(t *testing.T) {
 	// A second start finds everything in place and changes nothing.
 	before := snapshotHost(t, o)
 	up2 := takeOver()
-	if up2.Port != "eth0" || up2.MAC.String() != mac {
+	if up2.Port != "eth0" || up2.MAC.String() != mac || fmt.Sprint(up2.Addrs) != "[10.99.0.2/24 fd99::2/64]" {
 		t.Errorf("restart found uplink %+v", up2)
 	}
 	if after := snapshotHost(t, o); after != before {
 		t.Errorf("restart changed the host:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+
+	t.Run("flows", func(t *testing.T) { testFlows(t, ctx, o, oc, up) })
+}
+
+// testFlows: br-ex gets the host-only flows, the host still reaches its
+// router through them, a second sync writes nothing, and the localnet
+// patch port's appearance switches the bridge to the shared-gateway set.
+func testFlows(t *testing.T, ctx context.Context, o *ovstest.OVS, oc *ovs.Client, up Uplink) {
+	f := NewFlows(oc, o.Address, "node-1", up)
+	dump := func() string {
+		t.Helper()
+		return ovstest.Exec(t, o.NetNS, "ovs-ofctl", "-O", "OpenFlow14", "dump-flows", "--no-stats", "unix:"+o.Dir+"/br-ex.mgmt")
+	}
+	sync := func(wantWrite bool) {
+		t.Helper()
+		wrote, err := f.Sync(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wrote != wantWrite {
+			t.Fatalf("Sync wrote = %v, want %v; flows:\n%s", wrote, wantWrite, dump())
+		}
+	}
+	sync(true)
+	hostOnly := dump()
+	if n := strings.Count(hostOnly, "cookie="); n != len(SharedGatewayFlows(BridgePorts{Uplink: 1})) || strings.Contains(hostOnly, "ct(") {
+		t.Errorf("host-only flows:\n%s", hostOnly)
+	}
+	for _, target := range []string{"10.99.0.1", "fd99::1"} {
+		if out, err := exec.Command("ip", "netns", "exec", o.NetNS, "ping", "-c1", "-W5", target).CombinedOutput(); err != nil {
+			t.Errorf("ping %s through br-ex's flows: %v\n%s", target, err, out)
+		}
+	}
+	sync(false)
+
+	// ovn-controller's patch port for the node's localnet port.
+	o.Vsctl(t, "add-port", "br-ex", "patch-br-ex_node-1-to-br-int", "--", "set", "Port", "patch-br-ex_node-1-to-br-int",
+		"external_ids:ovn-localnet-port=br-ex_node-1", "--", "set", "Interface", "patch-br-ex_node-1-to-br-int",
+		"type=patch", "options:peer=patch-br-int-to-br-ex_node-1")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		wrote, err := f.Sync(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wrote {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the patch port did not change br-ex's flows:\n%s", dump())
+		}
+		<-oc.InterfaceChanged() // the ofport assignment
+	}
+	shared := dump()
+	for _, want := range []string{"ct(commit,zone=64000,exec(load:0x1->NXM_NX_CT_MARK[]))", "ct(table=1,zone=64000)", "ct_state=+est+trk,ct_mark=0x1"} {
+		if !strings.Contains(shared, want) {
+			t.Errorf("shared-gateway flows lack %q:\n%s", want, shared)
+		}
+	}
+	sync(false)
+	if again := dump(); again != shared {
+		t.Errorf("a sync with nothing changed rewrote the flows:\nbefore:\n%s\nafter:\n%s", shared, again)
 	}
 }
 
@@ -109,7 +193,8 @@ func snapshotHost(t *testing.T, o *ovstest.OVS) string {
 	var b strings.Builder
 	// Global addresses and routes only: the kernel's own link-local
 	// addresses and their routes come and go with link state and DAD.
-	for _, c := range []string{"ip -br -4 addr", "ip -br -6 addr show scope global", "ip route show", "ip -6 route show proto static", "ip -6 route show default"} {
+	for _, c := range []string{"ip -br -4 addr", "ip -br -6 addr show scope global", "ip route show", "ip -6 route show proto static",
+		"ip -6 route show default", "ip neigh show nud permanent"} {
 		b.WriteString(ovstest.Exec(t, o.NetNS, strings.Fields(c)...) + "\n")
 	}
 	b.WriteString(o.Vsctl(t, "--columns=_uuid,name,other_config,ports,datapath_type", "list", "Bridge", "br-ex"))

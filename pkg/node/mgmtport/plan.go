@@ -1,8 +1,9 @@
 // Package mgmtport gives the host a leg on its node's logical switch: the
 // OVS internal interface ovn-k8s-mp0 bound to the logical port
-// k8s-<node>, at the node subnet's .2, with routes to the pod and service
-// networks through the cluster router at .1. The host reaches pods (and
-// pods reach host-network services) through it.
+// k8s-<node>, at the node subnet's .2, with routes to the pod network
+// through the cluster router at .1. The host reaches pods (and pods reach
+// host-network services) through it; services are reached through br-ex's
+// masquerade route instead, as upstream's shared gateway does.
 package mgmtport
 
 import (
@@ -28,14 +29,13 @@ type Spec struct {
 	IfaceID   string           // external_ids:iface-id, the logical port k8s-<node>
 	MAC       net.HardwareAddr // derived from the (IPv4) management IP, as the master does
 	Addresses []netip.Prefix   // .2/<node subnet prefix>, one per family
-	Routes    []Route          // cluster subnets and service CIDRs via .1
+	Routes    []Route          // cluster subnets via .1
 	MTU       int
 }
 
 // Plan computes the management port of node from its subnets (the
-// k8s-ovn.org/node-subnets annotation) and the cluster's pod and service
-// networks. Only families the node has a subnet of get routes.
-func Plan(node string, nodeSubnets, clusterSubnets, serviceCIDRs []netip.Prefix, mtu int) (Spec, error) {
+// k8s-ovn.org/node-subnets annotation) and the cluster's pod networks. Only families the node has a subnet of get routes.
+func Plan(node string, nodeSubnets, clusterSubnets []netip.Prefix, mtu int) (Spec, error) {
 	if len(nodeSubnets) == 0 {
 		return Spec{}, errors.New("node has no subnet")
 	}
@@ -54,7 +54,7 @@ func Plan(node string, nodeSubnets, clusterSubnets, serviceCIDRs []netip.Prefix,
 			macFrom = mgmt
 		}
 		s.Addresses = append(s.Addresses, netip.PrefixFrom(mgmt, sub.Bits()))
-		for _, dst := range append(append([]netip.Prefix{}, clusterSubnets...), serviceCIDRs...) {
+		for _, dst := range clusterSubnets {
 			if dst.Addr().Is4() == gw.Is4() {
 				s.Routes = append(s.Routes, Route{Dest: dst.Masked(), Via: gw})
 			}

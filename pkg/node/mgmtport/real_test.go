@@ -34,7 +34,7 @@ func TestEnsureReal(t *testing.T) {
 	}
 	defer nl.Close()
 	spec, err := Plan("node1", []netip.Prefix{netip.MustParsePrefix("10.244.1.0/24")},
-		[]netip.Prefix{netip.MustParsePrefix("10.244.0.0/16")}, []netip.Prefix{netip.MustParsePrefix("10.96.0.0/16")}, 1400)
+		[]netip.Prefix{netip.MustParsePrefix("10.244.0.0/16"), netip.MustParsePrefix("10.245.0.0/16")}, 1400)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestEnsureReal(t *testing.T) {
 			t.Fatalf("%s: MAC: %s", when, l)
 		}
 		routes := ovstest.Exec(t, o.NetNS, "ip", "-4", "route", "show", "dev", InterfaceName)
-		for _, want := range []string{"10.244.0.0/16 via 10.244.1.1", "10.96.0.0/16 via 10.244.1.1"} {
+		for _, want := range []string{"10.244.0.0/16 via 10.244.1.1", "10.245.0.0/16 via 10.244.1.1"} {
 			if !strings.Contains(routes, want) {
 				t.Fatalf("%s: routes lack %q:\n%s", when, want, routes)
 			}
@@ -72,7 +72,7 @@ func TestEnsureReal(t *testing.T) {
 	check("first Ensure")
 	// Drift, then a restart's Ensure.
 	ovstest.Exec(t, o.NetNS, "ip", "route", "add", "10.99.0.0/16", "via", "10.244.1.1", "dev", InterfaceName)
-	ovstest.Exec(t, o.NetNS, "ip", "route", "del", "10.96.0.0/16", "dev", InterfaceName)
+	ovstest.Exec(t, o.NetNS, "ip", "route", "del", "10.245.0.0/16", "dev", InterfaceName)
 	if err := Ensure(ctx, oc, nl, ovs.IntegrationBridge, spec); err != nil {
 		t.Fatal(err)
 	}

@@ -72,8 +72,10 @@ func (c *Client) notify(table string) {
 	c.mu.Unlock()
 }
 
-// interfaceChanged returns a channel closed at the next Interface change.
-func (c *Client) interfaceChanged() <-chan struct{} {
+// InterfaceChanged returns a channel closed at the next Interface change
+// (a port added or removed, an ofport assigned, external_ids written):
+// take it before reading the cache, so a change in between is not missed.
+func (c *Client) InterfaceChanged() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.changed

@@ -76,3 +76,41 @@ func (c *Client) BridgeUplink(ctx context.Context, bridge string) (string, error
 	}
 	return "", nil
 }
+
+// OFPort returns the OpenFlow port number of interface name, or 0 while
+// the interface does not exist or ovs-vswitchd has not assigned one yet
+// (or has refused it: -1 is reported as 0 too).
+func (c *Client) OFPort(ctx context.Context, name string) (int, error) {
+	i := &vswitch.Interface{Name: name}
+	if err := c.c.Get(ctx, i); err != nil {
+		if errors.Is(err, client.ErrNotFound) {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("look up interface %s: %w", name, err)
+	}
+	if i.Ofport == nil || *i.Ofport < 0 {
+		return 0, nil
+	}
+	return *i.Ofport, nil
+}
+
+// LocalnetPatchPort returns the name of the patch port ovn-controller made
+// on bridge for the localnet logical port localnet (external_ids
+// ovn-localnet-port), or "" until it exists: ovn-controller creates it once
+// a datapath with that localnet port is bound to this chassis.
+func (c *Client) LocalnetPatchPort(ctx context.Context, bridge, localnet string) (string, error) {
+	br := &vswitch.Bridge{Name: bridge}
+	if err := c.c.Get(ctx, br); err != nil {
+		if errors.Is(err, client.ErrNotFound) {
+			return "", nil
+		}
+		return "", fmt.Errorf("look up bridge %s: %w", bridge, err)
+	}
+	for _, pu := range br.Ports {
+		p := &vswitch.Port{UUID: pu}
+		if err := c.c.Get(ctx, p); err == nil && p.ExternalIDs["ovn-localnet-port"] == localnet {
+			return p.Name, nil
+		}
+	}
+	return "", nil
+}

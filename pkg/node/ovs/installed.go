@@ -22,7 +22,7 @@ func (c *Client) WaitInstalled(ctx context.Context, name string, timeout time.Du
 	for {
 		// Take the channel before reading, so a change between the read
 		// and the wait is not missed.
-		changed := c.interfaceChanged()
+		changed := c.InterfaceChanged()
 		iface := &vswitch.Interface{Name: name}
 		err := c.c.Get(ctx, iface)
 		switch {
