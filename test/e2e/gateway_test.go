@@ -244,4 +244,3 @@ func waitFor(t *testing.T, timeout time.Duration, cond func() bool, describe fun
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-
