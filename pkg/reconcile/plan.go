@@ -472,21 +472,29 @@ func (s *planState) addRef(table, uuid, column, child string, insert bool) {
 // externalIDs returns the row's desired external_ids: the translator's keys
 // plus the ownership keys and the parents it is linked into.
 func (p *planner) externalIDs(owner Owner, t *tableInfo, row *Row) map[string]string {
-	src := t.externalIDs(row.Model)
+	return OwnedExternalIDs(p.controller, owner, row, t.externalIDs(row.Model))
+}
+
+// OwnedExternalIDs returns the external_ids the reconciler of controller
+// writes on row of owner: the translator's own keys (src) plus the
+// ownership keys and the parents the row is linked into. Exported for
+// tools that must write rows exactly as the reconciler would (the
+// benchmark's floor).
+func OwnedExternalIDs(controller string, owner Owner, row *Row, src map[string]string) map[string]string {
 	ids := make(map[string]string, len(src)+5)
 	for k, v := range src {
 		ids[k] = v
 	}
-	ids[OwnerControllerKey] = p.controller
+	ids[OwnerControllerKey] = controller
 	ids[OwnerTypeKey] = owner.Type
 	ids[OwnerKey] = owner.Name
-	ids[IDKey] = rowID(p.controller, owner, row.ID)
+	ids[IDKey] = rowID(controller, owner, row.ID)
 	if len(row.Parents) > 0 {
 		links := make([]parentLink, len(row.Parents))
 		for i, ref := range row.Parents {
 			links[i] = parentLink{target: ref.target(), column: ref.Column}
 		}
-		ids[ParentKey] = encodeParents(p.controller, links)
+		ids[ParentKey] = encodeParents(controller, links)
 	}
 	return ids
 }

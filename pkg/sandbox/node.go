@@ -339,16 +339,3 @@ func (n *Node) Delete() error {
 	StopProcessesInNetNS([]string{n.NetNS}, StopTimeout)
 	return DelNetNS(n.NetNS)
 }
-
-// linkMAC returns the MAC address of link in namespace ns.
-func linkMAC(ns, link string) (string, error) {
-	out, err := IP("-n", ns, "-br", "link", "show", link)
-	if err != nil {
-		return "", err
-	}
-	f := strings.Fields(out)
-	if len(f) < 3 {
-		return "", fmt.Errorf("no MAC in %q", out)
-	}
-	return f[2], nil
-}

@@ -8,6 +8,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -102,15 +104,20 @@ func runSize(n int) (result, error) {
 		}
 	}()
 
-	// Cold converge: N new Nodes (with chassis ids, so every node also gets
-	// its Gateway_Chassis) into an empty NB.
+	// Cold converge: N new Nodes (with chassis ids and gateways, so every
+	// node also gets its Gateway_Chassis and gateway router) into an empty NB.
+	want, err := expectedCounts(n)
+	if err != nil {
+		m.Stop()
+		return res, err
+	}
 	start := time.Now()
 	if err := createNodes(client, n); err != nil {
 		m.Stop()
 		return res, err
 	}
 	res.createNodes = time.Since(start)
-	if err := watch.waitNodes(n, 5*time.Minute); err != nil {
+	if err := watch.waitRows(want, 5*time.Minute); err != nil {
 		m.Stop()
 		return res, err
 	}
@@ -147,7 +154,7 @@ func runSize(n int) (result, error) {
 	// /readyz turns 200 once every owner known at start is committed; the
 	// watcher confirms every row is there.
 	res.cold = m.ReadyIn
-	if err := watch.waitNodes(n, 5*time.Minute); err != nil {
+	if err := watch.waitRows(want, 5*time.Minute); err != nil {
 		m.Stop()
 		return res, err
 	}
@@ -189,7 +196,11 @@ func runSize(n int) (result, error) {
 		return res, err
 	}
 	defer fw.close()
-	res.floor, res.floorTxns, res.floorOps, err = floor(floorOVN.NBAddress, n)
+	nodes, err := listNodes(client)
+	if err != nil {
+		return res, err
+	}
+	res.floor, res.floorTxns, res.floorOps, err = floor(floorOVN.NBAddress, nodes)
 	return res, err
 }
 
@@ -207,7 +218,7 @@ func createNodes(c kubernetes.Interface, n int) error {
 			for i := range work {
 				node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{
 					Name:        nodeName(i),
-					Annotations: map[string]string{kube.NodeChassisIDAnnotation: fmt.Sprintf("chassis-%04d", i)},
+					Annotations: agentAnnotations(i),
 				}}
 				if _, err := c.CoreV1().Nodes().Create(context.Background(), node, metav1.CreateOptions{}); err != nil {
 					errs <- err
@@ -222,6 +233,51 @@ func createNodes(c kubernetes.Interface, n int) error {
 	wg.Wait()
 	close(errs)
 	return <-errs
+}
+
+// agentAnnotations are what node i's agent publishes: its chassis id and
+// its gateway (an address of 198.18.0.0/15, the benchmarking range, which
+// carries no traffic here), so the master builds its gateway router too.
+func agentAnnotations(i int) map[string]string {
+	ip := netip.AddrFrom4([4]byte{198, 18 + byte((i+2)>>16&1), byte((i + 2) >> 8), byte(i + 2)})
+	gw := kube.GatewayConfig{
+		BridgeID: "br-ex", InterfaceID: "br-ex_" + nodeName(i),
+		MAC: net.HardwareAddr{0x02, 0, 0, byte(i >> 16), byte(i >> 8), byte(i)},
+		IPs: []netip.Prefix{netip.PrefixFrom(ip, 15)}, NextHops: []netip.Addr{netip.MustParseAddr("198.18.0.1")},
+		NodePort: true,
+	}
+	return map[string]string{
+		kube.NodeChassisIDAnnotation:     fmt.Sprintf("chassis-%04d", i),
+		kube.L3GatewayConfigAnnotation:   kube.FormatL3GatewayConfig(gw),
+		kube.NodePrimaryIfAddrAnnotation: kube.FormatPrimaryIfAddr(gw.IPs),
+	}
+}
+
+// expectedCounts is how many rows per table n nodes (as agentAnnotations
+// describes them, once the master has allocated their subnet and join
+// addresses) and the cluster come to.
+func expectedCounts(n int) (map[string]int, error) {
+	sample := corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: nodeName(0), Annotations: agentAnnotations(0)}}
+	sample.Annotations[kube.NodeSubnetsAnnotation] = kube.FormatNodeSubnets([]netip.Prefix{netip.MustParsePrefix("10.128.0.0/24")})
+	sample.Annotations[kube.NodeGatewayRouterLRPIfAddrsAnnotation] = kube.FormatJoinAddrs([]netip.Prefix{netip.MustParsePrefix("100.64.0.2/16")})
+	clusterRows, nodeRows, err := desiredTopology([]corev1.Node{sample})
+	if err != nil {
+		return nil, err
+	}
+	out := tableCounts(clusterRows)
+	for table, c := range tableCounts(nodeRows[0]) {
+		out[table] += n * c
+	}
+	return out, nil
+}
+
+// listNodes reads the Nodes as the master left them (annotated).
+func listNodes(c kubernetes.Interface) ([]corev1.Node, error) {
+	list, err := c.CoreV1().Nodes().List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return list.Items, nil
 }
 
 // versionsFunc reads name -> resourceVersion of the objects a restart must

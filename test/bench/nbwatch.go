@@ -25,7 +25,7 @@ func newNBWatch(addr string) (*nbWatch, error) {
 	}
 	c, err := ovsdbclient.Connect(context.Background(), ovsdbclient.Options{
 		Endpoints: []string{addr}, Model: m,
-		Tables: []string{nbdb.LogicalSwitchTable, nbdb.LogicalSwitchPortTable, nbdb.LogicalRouterPortTable, nbdb.GatewayChassisTable},
+		Tables: topologyTables,
 	})
 	if err != nil {
 		return nil, err
@@ -35,20 +35,21 @@ func newNBWatch(addr string) (*nbWatch, error) {
 
 func (w *nbWatch) close() { w.c.Close() }
 
-// waitNodes waits until n nodes have their switch (plus join), two switch
-// ports each (plus jtor), a router port each (plus rtoj) and a gateway chassis.
-func (w *nbWatch) waitNodes(n int, timeout time.Duration) error {
+// waitRows waits until every table holds the expected number of rows.
+func (w *nbWatch) waitRows(want map[string]int, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		ls := w.c.Cache().Table(nbdb.LogicalSwitchTable).Len()
-		lsp := w.c.Cache().Table(nbdb.LogicalSwitchPortTable).Len()
-		lrp := w.c.Cache().Table(nbdb.LogicalRouterPortTable).Len()
-		gc := w.c.Cache().Table(nbdb.GatewayChassisTable).Len()
-		if ls == n+1 && lsp == 2*n+1 && lrp == n+1 && gc == n {
+		have := map[string]int{}
+		done := true
+		for table, n := range want {
+			have[table] = w.c.Cache().Table(table).Len()
+			done = done && have[table] == n
+		}
+		if done {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("not converged after %s: %d switches, %d switch ports, %d router ports, %d gateway chassis", timeout, ls, lsp, lrp, gc)
+			return fmt.Errorf("not converged after %s: have %v, want %v", timeout, have, want)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

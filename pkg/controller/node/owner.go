@@ -55,23 +55,7 @@ func OwnerType(lister corelisters.NodeLister, recorder record.EventRecorder, clu
 			if err != nil || !ok {
 				return nil, err
 			}
-			in, err := nodeInput(node)
-			if err != nil {
-				return nil, err
-			}
-			rows, err := Rows(in)
-			if err != nil {
-				return nil, reconcile.Invalid("bad-node-subnets", err)
-			}
-			gw, ok, err := gatewayInput(node, in, cluster)
-			if err != nil || !ok {
-				return rows, err
-			}
-			gwRows, err := GatewayRows(gw)
-			if err != nil {
-				return nil, reconcile.Invalid("bad-l3-gateway-config", err)
-			}
-			return append(rows, gwRows...), nil
+			return DesiredRows(node, cluster)
 		},
 		Invalid: func(name string, err *reconcile.InvalidError) {
 			if node, gerr := lister.Get(name); gerr == nil {
@@ -84,6 +68,29 @@ func OwnerType(lister corelisters.NodeLister, recorder record.EventRecorder, clu
 			}
 		},
 	}
+}
+
+// DesiredRows translates a Node, as its annotations stand, into its NB
+// rows: the node's own topology and, once its gateway is published, its
+// gateway router.
+func DesiredRows(node *corev1.Node, cluster Cluster) ([]reconcile.Row, error) {
+	in, err := nodeInput(node)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := Rows(in)
+	if err != nil {
+		return nil, reconcile.Invalid("bad-node-subnets", err)
+	}
+	gw, ok, err := gatewayInput(node, in, cluster)
+	if err != nil || !ok {
+		return rows, err
+	}
+	gwRows, err := GatewayRows(gw)
+	if err != nil {
+		return nil, reconcile.Invalid("bad-l3-gateway-config", err)
+	}
+	return append(rows, gwRows...), nil
 }
 
 // nodeInput reads the translation input from a Node's annotations.

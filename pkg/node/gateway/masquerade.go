@@ -8,6 +8,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 	"k8s.io/klog/v2"
+
+	"github.com/ovnkube/ovnkube/pkg/topology"
 )
 
 // The masquerade subnet (169.254.169.0/29, fd69::/125 by default) holds
@@ -50,13 +52,13 @@ func PlanMasquerade(masquerade, serviceCIDRs []netip.Prefix) (Masquerade, error)
 	var m Masquerade
 	via, src := map[Family]netip.Addr{}, map[Family]netip.Addr{}
 	for _, sub := range masquerade {
-		host, err := nthAddr(sub, masqueradeHostOffset)
+		host, err := topology.NthAddr(sub, masqueradeHostOffset)
 		if err != nil {
-			return m, err
+			return m, fmt.Errorf("masquerade subnet: %w", err)
 		}
-		next, err := nthAddr(sub, masqueradeNextHopOffset)
+		next, err := topology.NthAddr(sub, masqueradeNextHopOffset)
 		if err != nil {
-			return m, err
+			return m, fmt.Errorf("masquerade subnet: %w", err)
 		}
 		m.Addrs = append(m.Addrs, netip.PrefixFrom(host, sub.Bits()))
 		m.NextHops = append(m.NextHops, next)
@@ -70,18 +72,6 @@ func PlanMasquerade(masquerade, serviceCIDRs []netip.Prefix) (Masquerade, error)
 		m.Routes = append(m.Routes, MasqueradeRoute{Dst: svc.Masked(), Via: next, Src: src[FamilyOf(next)]})
 	}
 	return m, nil
-}
-
-// nthAddr is sub's base address plus n, which must stay inside sub.
-func nthAddr(sub netip.Prefix, n int) (netip.Addr, error) {
-	a := sub.Masked().Addr()
-	for range n {
-		a = a.Next()
-	}
-	if !sub.Contains(a) {
-		return netip.Addr{}, fmt.Errorf("masquerade subnet %s is too small for offset %d", sub, n)
-	}
-	return a, nil
 }
 
 // EnsureMasquerade puts m on the bridge br whose MAC is mac. Everything is

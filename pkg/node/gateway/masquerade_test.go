@@ -29,7 +29,7 @@ func TestPlanMasquerade(t *testing.T) {
 		{name: "a service family without a masquerade subnet", masq: pp("169.254.169.0/29"), services: pp("fd00:10:96::/112"),
 			errMsg: "service CIDR fd00:10:96::/112 has no masquerade subnet of its family"},
 		{name: "masquerade subnet too small", masq: pp("169.254.169.0/30"), services: pp("10.96.0.0/16"),
-			errMsg: "masquerade subnet 169.254.169.0/30 is too small for offset 4"},
+			errMsg: "masquerade subnet: subnet 169.254.169.0/30 has no address number 4"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
