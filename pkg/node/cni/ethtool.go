@@ -7,6 +7,8 @@ import (
 
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/ovnkube/ovnkube/pkg/node/internal/nsenter"
 )
 
 // ethtoolValue is struct ethtool_value.
@@ -64,44 +66,19 @@ func ethtool(ns netns.NsHandle, ifName string, cmd, data uint32) (uint32, error)
 
 // socketIn opens a datagram socket inside namespace ns (the ioctl acts on
 // the socket's namespace). A socket keeps the namespace it was made in, so
-// only its creation needs setns, done on a locked thread of a goroutine of
-// its own: if switching back failed, the goroutine ends with the thread
-// still locked and the runtime discards the thread instead of reusing it
-// in the wrong namespace.
+// only its creation needs to happen there.
 func socketIn(ns netns.NsHandle) (int, error) {
-	type res struct {
-		fd  int
-		err error
+	fd := -1
+	err := nsenter.Do(ns, func() error {
+		var err error
+		if fd, err = unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); err != nil {
+			return fmt.Errorf("socket in pod netns: %w", err)
+		}
+		return nil
+	})
+	if err != nil && fd >= 0 {
+		unix.Close(fd)
+		fd = -1
 	}
-	ch := make(chan res, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- res{-1, fmt.Errorf("get current netns: %w", err)}
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(ns); err != nil {
-			runtime.UnlockOSThread()
-			ch <- res{-1, fmt.Errorf("enter pod netns: %w", err)}
-			return
-		}
-		fd, serr := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-		if err := netns.Set(orig); err != nil {
-			if serr == nil {
-				unix.Close(fd)
-			}
-			ch <- res{-1, fmt.Errorf("return from pod netns: %w", err)} // thread stays locked and dies
-			return
-		}
-		runtime.UnlockOSThread()
-		if serr != nil {
-			serr = fmt.Errorf("socket in pod netns: %w", serr)
-		}
-		ch <- res{fd, serr}
-	}()
-	r := <-ch
-	return r.fd, r.err
+	return fd, err
 }

@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"github.com/vishvananda/netns"
+
+	"github.com/ovnkube/ovnkube/pkg/node/internal/nsenter"
 )
 
 // uplinkSysctls make the host's IP stack ignore frames that arrive on the
@@ -42,32 +43,6 @@ func DeafenUplink(ns netns.NsHandle, uplink string) error {
 		}
 		return nil
 	}
-	if !ns.IsOpen() {
-		return write()
-	}
 	// /proc/sys/net shows the namespace of the thread that opens it.
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("current netns: %w", err)
-			return
-		}
-		defer orig.Close()
-		if err := netns.Set(ns); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("enter host netns: %w", err)
-			return
-		}
-		werr := write()
-		if err := netns.Set(orig); err != nil {
-			errc <- fmt.Errorf("return from host netns: %w", err) // the thread stays locked and dies with the goroutine
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- werr
-	}()
-	return <-errc
+	return nsenter.Do(ns, write)
 }

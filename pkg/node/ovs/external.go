@@ -57,16 +57,12 @@ func (c *Client) createExternalBridge(ctx context.Context, name, datapathType, m
 // bridge's own internal port, not a patch or tunnel port): the NIC it owns.
 // "" when there is none.
 func (c *Client) BridgeUplink(ctx context.Context, bridge string) (string, error) {
-	br := &vswitch.Bridge{Name: bridge}
-	if err := c.c.Get(ctx, br); err != nil {
-		if errors.Is(err, client.ErrNotFound) {
-			return "", nil
-		}
-		return "", fmt.Errorf("look up bridge %s: %w", bridge, err)
+	ports, err := c.bridgePorts(ctx, bridge)
+	if err != nil {
+		return "", err
 	}
-	for _, pu := range br.Ports {
-		p := &vswitch.Port{UUID: pu}
-		if err := c.c.Get(ctx, p); err != nil || p.Name == bridge || len(p.Interfaces) != 1 {
+	for _, p := range ports {
+		if p.Name == bridge || len(p.Interfaces) != 1 {
 			continue
 		}
 		i := &vswitch.Interface{UUID: p.Interfaces[0]}
@@ -99,18 +95,34 @@ func (c *Client) OFPort(ctx context.Context, name string) (int, error) {
 // ovn-localnet-port), or "" until it exists: ovn-controller creates it once
 // a datapath with that localnet port is bound to this chassis.
 func (c *Client) LocalnetPatchPort(ctx context.Context, bridge, localnet string) (string, error) {
-	br := &vswitch.Bridge{Name: bridge}
-	if err := c.c.Get(ctx, br); err != nil {
-		if errors.Is(err, client.ErrNotFound) {
-			return "", nil
-		}
-		return "", fmt.Errorf("look up bridge %s: %w", bridge, err)
+	ports, err := c.bridgePorts(ctx, bridge)
+	if err != nil {
+		return "", err
 	}
-	for _, pu := range br.Ports {
-		p := &vswitch.Port{UUID: pu}
-		if err := c.c.Get(ctx, p); err == nil && p.ExternalIDs["ovn-localnet-port"] == localnet {
+	for _, p := range ports {
+		if p.ExternalIDs["ovn-localnet-port"] == localnet {
 			return p.Name, nil
 		}
 	}
 	return "", nil
+}
+
+// bridgePorts returns bridge's ports from the cache; none when the bridge
+// does not exist.
+func (c *Client) bridgePorts(ctx context.Context, bridge string) ([]*vswitch.Port, error) {
+	br := &vswitch.Bridge{Name: bridge}
+	if err := c.c.Get(ctx, br); err != nil {
+		if errors.Is(err, client.ErrNotFound) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("look up bridge %s: %w", bridge, err)
+	}
+	var ports []*vswitch.Port
+	for _, pu := range br.Ports {
+		p := &vswitch.Port{UUID: pu}
+		if err := c.c.Get(ctx, p); err == nil {
+			ports = append(ports, p)
+		}
+	}
+	return ports, nil
 }
