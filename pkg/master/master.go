@@ -20,6 +20,7 @@ import (
 	"github.com/ovnkube/ovnkube/pkg/controller/cluster"
 	"github.com/ovnkube/ovnkube/pkg/controller/node"
 	"github.com/ovnkube/ovnkube/pkg/controller/pod"
+	"github.com/ovnkube/ovnkube/pkg/controller/service"
 	"github.com/ovnkube/ovnkube/pkg/kube"
 	"github.com/ovnkube/ovnkube/pkg/metrics"
 	"github.com/ovnkube/ovnkube/pkg/ovsdbclient"
@@ -51,10 +52,16 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	if err := pods.Informer().AddIndexers(pod.NodeIndexers); err != nil {
 		return err
 	}
+	services := factory.Core().V1().Services()
+	endpointSlices := factory.Discovery().V1().EndpointSlices()
+	if err := endpointSlices.Informer().AddIndexers(service.SliceIndexers); err != nil {
+		return err
+	}
 	// List Nodes and Pods while the NB cache fills: the two syncs overlap.
 	// Informers start only if instantiated before Start; handlers added
 	// later get every existing object replayed.
 	nodes.Informer()
+	services.Informer()
 	factory.Start(ctx.Done())
 
 	// The reconciler needs the connected client and the client needs the
@@ -91,6 +98,7 @@ func Run(ctx context.Context, cfg *config.Config) error {
 		cluster.OwnerType(cfg),
 		node.OwnerType(nodes.Lister(), recorder, clusterForGateways(cfg), subnets.Release),
 		pod.OwnerType(pods.Lister(), recorder, podIPAM.Release),
+		service.OwnerType(services.Lister(), endpointSlices.Informer().GetIndexer(), recorder, cfg.ServiceCIDRs),
 	}
 	tables := reconcile.Tables(types...)
 	nbModel, err := nbdb.FullDatabaseModel()
@@ -111,9 +119,12 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	}
 	h := r.CacheHandler()
 	handler.Store(&h)
+	serviceHandlers, sliceHandlers := service.Handlers(r)
 	for informer, handler := range map[cache.SharedIndexInformer]cache.ResourceEventHandler{
-		nodes.Informer(): node.Handlers(subnets, r),
-		pods.Informer():  pod.Handlers(podIPAM, r),
+		nodes.Informer():          node.Handlers(subnets, r),
+		pods.Informer():           pod.Handlers(podIPAM, r),
+		services.Informer():       serviceHandlers,
+		endpointSlices.Informer(): sliceHandlers,
 	} {
 		if _, err := informer.AddEventHandler(handler); err != nil {
 			return err

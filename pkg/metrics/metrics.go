@@ -105,6 +105,16 @@ var (
 		Help:      "Node subnets the cluster subnets can hold, by IP family.",
 	}, []string{"family"})
 
+	// ServiceProgrammingLatency is the kube-proxy sync-latency analogue:
+	// from a Service or EndpointSlice change seen by the master to the
+	// service's load balancers committed in the NB.
+	ServiceProgrammingLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: namespace,
+		Name:      "service_programming_latency_seconds",
+		Help:      "Time from a Service or EndpointSlice change seen to the service's load balancers committed in the NB.",
+		Buckets:   prometheus.ExponentialBuckets(0.0005, 2, 17), // 0.5 ms .. 33 s
+	})
+
 	// Ready is 1 once the first full reconcile after start has committed.
 	Ready = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: namespace,
@@ -119,7 +129,7 @@ func init() {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		ReconcileDuration, ReconcileErrors, NBTransactions, NBOperations, NBTransactionDuration,
 		QueueDepth, PendingOwners, InvalidObjects, SubnetAllocationFailures, PodAddressAllocationFailures, NodeSubnetsAllocated, NodeSubnetsCapacity,
-		Ready,
+		ServiceProgrammingLatency, Ready,
 	)
 	// Export the series tests and dashboards read as 0 from the start, so
 	// "no transaction since start" is a visible 0, not a missing series.

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/ovnkube/ovnkube/pkg/metrics"
 )
@@ -24,6 +25,7 @@ type tracker struct {
 
 type ownerStatus struct {
 	queued, started, settled uint64
+	since                    time.Time // the first request not yet settled
 	programmed               bool  // the last settled plan brought the NB to the desired rows
 	invalid                  error // or it found the input invalid
 	waiters                  []waiter
@@ -53,6 +55,7 @@ func (t *tracker) enqueued(o Owner) {
 	defer t.mu.Unlock()
 	st := t.status(o)
 	if st.settled == st.queued {
+		st.since = time.Now()
 		t.pending++
 		metrics.PendingOwners.Set(float64(t.pending))
 	}
@@ -68,8 +71,10 @@ func (t *tracker) started(o Owner) {
 }
 
 // settled records that o's plan ended without a retry: programmed (the NB
-// matches), invalid (err), or waiting for an event (neither).
-func (t *tracker) settled(o Owner, programmed bool, invalid error, gone bool) {
+// matches), invalid (err), or waiting for an event (neither). caughtUp
+// reports that o is programmed with every request so far, and latency how
+// long since the first of them.
+func (t *tracker) settled(o Owner, programmed bool, invalid error, gone bool) (latency time.Duration, caughtUp bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	st := t.status(o)
@@ -88,6 +93,7 @@ func (t *tracker) settled(o Owner, programmed bool, invalid error, gone bool) {
 		st.waiters = kept
 	}
 	if wasPending && st.settled == st.queued {
+		latency, caughtUp = time.Since(st.since), programmed
 		t.pending--
 		metrics.PendingOwners.Set(float64(t.pending))
 		if t.pending == 0 {
@@ -98,6 +104,7 @@ func (t *tracker) settled(o Owner, programmed bool, invalid error, gone bool) {
 	if gone && programmed && st.settled == st.queued && len(st.waiters) == 0 {
 		delete(t.owners, o) // a deleted owner's status would only leak
 	}
+	return latency, caughtUp
 }
 
 // WaitProgrammed blocks until the NB holds owner's desired rows as of this

@@ -22,6 +22,7 @@ import (
 
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"k8s.io/client-go/util/workqueue"
+	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/klog/v2"
 
 	"github.com/ovnkube/ovnkube/pkg/metrics"
@@ -56,6 +57,11 @@ type OwnerType struct {
 	// in the NB, e.g. to release a deleted Node's subnet only once its switch
 	// is gone. Optional.
 	Cleared func(name string)
+	// Latency, when set, observes each owner's programming latency in
+	// seconds: from the first Enqueue after it was last programmed (the
+	// change seen) until the NB holds its desired rows (committed, or found
+	// already in place). Optional.
+	Latency prometheus.Observer
 }
 
 // Tables returns the union of the tables the owner types write, sorted: what
@@ -549,7 +555,10 @@ func (r *Reconciler) commit(ctx context.Context, plans []*ownerPlan) {
 
 func (r *Reconciler) succeed(o Owner, empty bool) {
 	r.queue.Forget(o)
-	r.tracker.settled(o, true, nil, empty)
+	latency, caughtUp := r.tracker.settled(o, true, nil, empty)
+	if t := r.types[o.Type]; caughtUp && t != nil && t.Latency != nil {
+		t.Latency.Observe(latency.Seconds())
+	}
 	if !empty {
 		return
 	}

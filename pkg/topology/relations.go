@@ -44,3 +44,27 @@ func NodeSwitchRef(node string) reconcile.Ref {
 func NodeRouterPortRef(node string) reconcile.Ref {
 	return reconcile.Ref{Owner: NodeOwner(node), Table: nbdb.LogicalRouterPortTable, ID: RouterToSwitchPort(node)}
 }
+
+// OwnerTypeService owns a Service's load balancers; its owner name is
+// "namespace/name".
+const OwnerTypeService = "Service"
+
+// ServiceOwner owns a Service's load balancers; key is "namespace/name".
+func ServiceOwner(key string) reconcile.Owner {
+	return reconcile.Owner{Type: OwnerTypeService, Name: key}
+}
+
+// Load-balancer groups (upstream names): every node switch and gateway
+// router references clusterLBGroup, switches also clusterSwitchLBGroup and
+// gateway routers clusterRouterLBGroup, so a cluster-wide load balancer is
+// one row in one group whatever the node count.
+const (
+	ClusterLBGroup       = "clusterLBGroup"
+	ClusterSwitchLBGroup = "clusterSwitchLBGroup"
+	ClusterRouterLBGroup = "clusterRouterLBGroup"
+)
+
+// LBGroupRef is one of the cluster's load-balancer groups (a Cluster row).
+func LBGroupRef(name string) reconcile.Ref {
+	return reconcile.Ref{Owner: ClusterOwner, Table: nbdb.LoadBalancerGroupTable, ID: name}
+}

@@ -16,7 +16,8 @@ type Input struct {
 
 // Rows returns the Cluster owner's rows: ovn_cluster_router and the join
 // switch linked to it by rtoj-/jtor-ovn_cluster_router at the join subnets'
-// first addresses.
+// first addresses, and the three load-balancer groups that node switches
+// and gateway routers reference.
 func Rows(in Input) ([]reconcile.Row, error) {
 	if len(in.JoinSubnets) == 0 {
 		return nil, fmt.Errorf("no join subnet configured")
@@ -51,5 +52,8 @@ func Rows(in Input) ([]reconcile.Row, error) {
 			Addresses: []string{"router"},
 			Options:   map[string]string{"router-port": rtoj},
 		}, Parents: []reconcile.Ref{topology.JoinSwitchRef}},
+		{ID: topology.ClusterLBGroup, Model: &nbdb.LoadBalancerGroup{Name: topology.ClusterLBGroup}},
+		{ID: topology.ClusterSwitchLBGroup, Model: &nbdb.LoadBalancerGroup{Name: topology.ClusterSwitchLBGroup}},
+		{ID: topology.ClusterRouterLBGroup, Model: &nbdb.LoadBalancerGroup{Name: topology.ClusterRouterLBGroup}},
 	}, nil
 }

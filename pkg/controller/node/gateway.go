@@ -77,6 +77,8 @@ func GatewayRows(in GatewayInput) ([]reconcile.Row, error) {
 				"dynamic_neigh_routers":         "true",
 			},
 			ExternalIDs: map[string]string{"physical_ip": in.NodeIPs[0].Addr().String()},
+		}, Refs: map[string][]reconcile.Ref{
+			"load_balancer_group": {topology.LBGroupRef(topology.ClusterLBGroup), topology.LBGroupRef(topology.ClusterRouterLBGroup)},
 		}},
 		{ID: rtoj, Model: &nbdb.LogicalRouterPort{
 			Name: rtoj, MAC: topology.MACFromIP(topology.PreferIPv4(joinIPs)).String(), Networks: joinNets,

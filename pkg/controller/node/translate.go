@@ -52,7 +52,10 @@ func Rows(in Input) ([]reconcile.Row, error) {
 	rtos, stor, mgmtPort := topology.RouterToSwitchPort(in.Name), topology.SwitchToRouterPort(in.Name), topology.ManagementPort(in.Name)
 	onSwitch := []reconcile.Ref{topology.NodeSwitchRef(in.Name)}
 	rows := []reconcile.Row{
-		{ID: sw, Model: &nbdb.LogicalSwitch{Name: sw, OtherConfig: otherConfig}},
+		{ID: sw, Model: &nbdb.LogicalSwitch{Name: sw, OtherConfig: otherConfig}, Refs: map[string][]reconcile.Ref{
+			// The cluster-wide services, shared by every node switch.
+			"load_balancer_group": {topology.LBGroupRef(topology.ClusterLBGroup), topology.LBGroupRef(topology.ClusterSwitchLBGroup)},
+		}},
 		{ID: rtos, Model: &nbdb.LogicalRouterPort{
 			Name:     rtos,
 			MAC:      topology.MACFromIP(topology.PreferIPv4(gwIPs)).String(),
