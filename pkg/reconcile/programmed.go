@@ -26,8 +26,8 @@ type tracker struct {
 type ownerStatus struct {
 	queued, started, settled uint64
 	since                    time.Time // the first request not yet settled
-	programmed               bool  // the last settled plan brought the NB to the desired rows
-	invalid                  error // or it found the input invalid
+	programmed               bool      // the last settled plan brought the NB to the desired rows
+	invalid                  error     // or it found the input invalid
 	waiters                  []waiter
 }
 

@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/ovn-kubernetes/libovsdb/client"
-	"k8s.io/client-go/util/workqueue"
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 
 	"github.com/ovnkube/ovnkube/pkg/metrics"

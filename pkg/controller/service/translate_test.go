@@ -157,7 +157,9 @@ func TestRows(t *testing.T) {
 		problems: []string{ReasonClusterIPOutside, ReasonBadExternalIP, ReasonBadEndpointIP, ReasonUnknownSlicePort},
 	}, {
 		name: "headless: no load balancer",
-		svc:  svc(func(s *corev1.Service) { s.Spec.ClusterIP, s.Spec.ClusterIPs = corev1.ClusterIPNone, []string{corev1.ClusterIPNone} }),
+		svc: svc(func(s *corev1.Service) {
+			s.Spec.ClusterIP, s.Spec.ClusterIPs = corev1.ClusterIPNone, []string{corev1.ClusterIPNone}
+		}),
 	}, {
 		name: "ExternalName: no load balancer",
 		svc:  svc(func(s *corev1.Service) { s.Spec.Type = corev1.ServiceTypeExternalName }),
