@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -56,12 +57,12 @@ func serviceOf(obj any) (string, bool) {
 
 // OwnerType returns the Service owner type: a Service's load balancers
 // follow from the Service and its EndpointSlices.
-func OwnerType(services corelisters.ServiceLister, sliceIndex cache.Indexer, recorder record.EventRecorder, serviceCIDRs []netip.Prefix) reconcile.OwnerType {
+func OwnerType(services corelisters.ServiceLister, sliceIndex cache.Indexer, nodes corelisters.NodeLister, recorder record.EventRecorder, serviceCIDRs []netip.Prefix) reconcile.OwnerType {
 	rep := &reporter{recorder: recorder, last: map[string][]Problem{}}
 	return reconcile.OwnerType{
 		Name:   topology.OwnerTypeService,
 		Tables: []string{nbdb.LoadBalancerTable},
-		After:  []string{topology.OwnerTypeCluster},
+		After:  []string{topology.OwnerTypeCluster, topology.OwnerTypeNode},
 		List: func() ([]string, error) {
 			all, err := services.List(labels.Everything())
 			if err != nil {
@@ -91,11 +92,100 @@ func OwnerType(services corelisters.ServiceLister, sliceIndex cache.Indexer, rec
 			for _, o := range objs {
 				in.Slices = append(in.Slices, o.(*discoveryv1.EndpointSlice))
 			}
+			if needsNodes(svc) {
+				if in.Nodes, err = gatewayNodes(nodes); err != nil {
+					return nil, err
+				}
+			}
 			rows, problems := Rows(in)
 			rep.report(key, svc, problems)
 			return rows, nil
 		},
 		Latency: metrics.ServiceProgrammingLatency,
+	}
+}
+
+// needsNodes reports whether a service has per-node load balancers: node
+// ports, or outside IPs under externalTrafficPolicy=Local. Only those
+// services read the nodes, so a ClusterIP service's plan stays O(service).
+func needsNodes(svc *corev1.Service) bool {
+	return svc.Spec.Type == corev1.ServiceTypeNodePort || svc.Spec.Type == corev1.ServiceTypeLoadBalancer
+}
+
+// gatewayNodes lists the nodes whose gateway router can exist (chassis,
+// subnets, join addresses and published gateway), sorted by name, with
+// their gateway addresses.
+func gatewayNodes(nodes corelisters.NodeLister) ([]Node, error) {
+	all, err := nodes.List(labels.Everything())
+	if err != nil {
+		return nil, err
+	}
+	var out []Node
+	for _, n := range all {
+		if ips, ok := gatewayIPs(n); ok {
+			out = append(out, Node{Name: n.Name, IPs: ips})
+		}
+	}
+	slices.SortFunc(out, func(a, b Node) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// gatewayIPs returns a node's gateway addresses when its gateway router's
+// inputs are all there; a node without them has no per-node load
+// balancers (linking one to a router that cannot exist would hold the
+// whole service back).
+func gatewayIPs(n *corev1.Node) ([]netip.Addr, bool) {
+	for _, k := range []string{kube.NodeChassisIDAnnotation, kube.NodeSubnetsAnnotation, kube.NodeGatewayRouterLRPIfAddrsAnnotation} {
+		if n.Annotations[k] == "" {
+			return nil, false
+		}
+	}
+	g, ok, err := kube.ParseL3GatewayConfig(n.Annotations)
+	if err != nil || !ok || len(g.IPs) == 0 {
+		return nil, false
+	}
+	ips := make([]netip.Addr, len(g.IPs))
+	for i, p := range g.IPs {
+		ips[i] = p.Addr()
+	}
+	return ips, true
+}
+
+// NodeHandlers requeues the services with per-node load balancers when a
+// node's gateway appears, changes or goes.
+func NodeHandlers(services corelisters.ServiceLister, rec *reconcile.Reconciler) cache.ResourceEventHandler {
+	requeue := func() {
+		all, err := services.List(labels.Everything())
+		if err != nil {
+			return
+		}
+		for _, s := range all {
+			if needsNodes(s) {
+				rec.Enqueue(topology.ServiceOwner(s.Namespace + "/" + s.Name))
+			}
+		}
+	}
+	return cache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			if n, ok := obj.(*corev1.Node); ok {
+				if _, ok := gatewayIPs(n); ok {
+					requeue()
+				}
+			}
+		},
+		UpdateFunc: func(oldObj, newObj any) {
+			old, cur := oldObj.(*corev1.Node), newObj.(*corev1.Node)
+			oldIPs, oldOK := gatewayIPs(old)
+			curIPs, curOK := gatewayIPs(cur)
+			if oldOK != curOK || !slices.Equal(oldIPs, curIPs) {
+				requeue()
+			}
+		},
+		DeleteFunc: func(obj any) {
+			if _, ok := kube.Deleted[*corev1.Node](obj); ok {
+				requeue()
+			}
+		},
 	}
 }
 

@@ -22,6 +22,17 @@ type Input struct {
 	Service      *corev1.Service
 	Slices       []*discoveryv1.EndpointSlice
 	ServiceCIDRs []netip.Prefix
+	// Nodes with a gateway router, for node ports and the traffic
+	// policies; sorted by name.
+	Nodes []Node
+}
+
+// Node is what a node contributes to services: its name (its switch and
+// GR_<node> hold its per-node load balancers) and its gateway addresses
+// (k8s.ovn.org/l3-gateway-config), where its node ports answer.
+type Node struct {
+	Name string
+	IPs  []netip.Addr
 }
 
 // Problem is one part of a Service's input left out of its load balancers:
@@ -52,14 +63,25 @@ func LoadBalancerName(key string, proto corev1.Protocol, scope string) string {
 	return "Service_" + key + "_" + string(proto) + "_" + scope
 }
 
-// Rows returns a Service's cluster-wide load balancers, one per protocol,
-// each a member of clusterLBGroup (so every node switch and gateway router
-// applies it, and a new service is one row whatever the node count). A vip
-// is "ip:port" for every cluster IP, external IP and load-balancer ingress
-// IP of the port's service; its backends are the ready endpoints of that
-// port and family or, when none is ready, the serving and terminating
-// ones. A vip without backends stays: options:reject=true makes OVN refuse
-// its connections at once. Headless and ExternalName services have none.
+// Rows returns a Service's load balancers.
+//
+// Cluster-wide, one per protocol, member of clusterLBGroup (so every node
+// switch and gateway router applies it, and a new service is one row
+// whatever the node count): its cluster IPs and, unless
+// externalTrafficPolicy is Local, its external and load-balancer ingress
+// IPs. Per node, for node ports and for externalTrafficPolicy=Local, one
+// per protocol on the node's switch and gateway router
+// (Service_<ns>/<name>_<PROTO>_node_router+switch_<node>), or two when
+// they differ (_node_router_<node>, _node_switch_<node>): with
+// externalTrafficPolicy=Local the router's vips reach only the node's own
+// endpoints, without source NAT (the backend sees the client), and a node
+// without a local endpoint has no such vip, so it does not answer.
+//
+// A vip is "ip:port"; its backends are the ready endpoints of that port
+// and family or, when none is ready, the serving and terminating ones. A
+// cluster-wide vip without backends stays: options:reject=true makes OVN
+// refuse its connections at once. Headless and ExternalName services have
+// no load balancers.
 func Rows(in Input) ([]reconcile.Row, []Problem) {
 	svc := in.Service
 	if svc.Spec.Type == corev1.ServiceTypeExternalName || svc.Spec.ClusterIP == corev1.ClusterIPNone || svc.Spec.ClusterIP == "" {
@@ -70,25 +92,76 @@ func Rows(in Input) ([]reconcile.Row, []Problem) {
 	report := func(reason, format string, args ...any) {
 		problems = append(problems, Problem{Reason: reason, Message: fmt.Sprintf(format, args...)})
 	}
-	frontends := frontendIPs(svc, in.ServiceCIDRs, report)
+	clusterIPs, outsideIPs := frontendIPs(svc, in.ServiceCIDRs, report)
 	backends := newEndpointIndex(svc, in.Slices, report)
+	etpLocal := svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal &&
+		(svc.Spec.Type == corev1.ServiceTypeNodePort || svc.Spec.Type == corev1.ServiceTypeLoadBalancer)
 
-	byProto := map[corev1.Protocol]map[string]string{}
+	lbs := newLBSet(key, svc)
 	for _, sp := range svc.Spec.Ports {
 		proto := cmp.Or(sp.Protocol, corev1.ProtocolTCP)
-		vips := byProto[proto]
-		if vips == nil {
-			vips = map[string]string{}
-			byProto[proto] = vips
+		cluster := lbs.get(proto, "cluster", []reconcile.Ref{withColumn(topology.LBGroupRef(topology.ClusterLBGroup), "load_balancer")}, false)
+		frontends := clusterIPs
+		if !etpLocal {
+			frontends = append(slices.Clone(clusterIPs), outsideIPs...)
 		}
 		for _, ip := range frontends {
-			var eps []string
-			for _, ep := range backends.of(sp, ip.Is6()) {
-				eps = append(eps, hostPort(ep.ip, ep.port))
+			cluster.vips[hostPort(ip, sp.Port)] = join(backends.of(sp, ip.Is6(), ""))
+		}
+		for _, n := range in.Nodes {
+			// What the node's gateway router and switch answer on besides
+			// the cluster-wide vips: its node port on its own addresses and,
+			// with externalTrafficPolicy=Local, the service's outside IPs.
+			type frontend struct {
+				ip   netip.Addr
+				port int32
 			}
-			vips[hostPort(ip, sp.Port)] = strings.Join(eps, ",")
+			var fes []frontend
+			if sp.NodePort != 0 {
+				for _, ip := range n.IPs {
+					fes = append(fes, frontend{ip, sp.NodePort})
+				}
+			}
+			if etpLocal {
+				for _, ip := range outsideIPs {
+					fes = append(fes, frontend{ip, sp.Port})
+				}
+			}
+			if len(fes) == 0 {
+				continue
+			}
+			router, sw := map[string]string{}, map[string]string{}
+			for _, fe := range fes {
+				all := join(backends.of(sp, fe.ip.Is6(), ""))
+				sw[hostPort(fe.ip, fe.port)] = all
+				if !etpLocal {
+					router[hostPort(fe.ip, fe.port)] = all
+				} else if local := backends.of(sp, fe.ip.Is6(), n.Name); len(local) > 0 {
+					router[hostPort(fe.ip, fe.port)] = join(local)
+				}
+			}
+			lbs.addNode(proto, n.Name, router, sw, etpLocal)
 		}
 	}
+	return lbs.rows(), problems
+}
+
+// lbSet collects a service's load balancers by name, in a stable order.
+type lbSet struct {
+	key     string
+	options map[string]string
+	byName  map[string]*lbRow
+	order   []string
+}
+
+type lbRow struct {
+	proto   corev1.Protocol
+	vips    map[string]string
+	parents []reconcile.Ref
+	options map[string]string
+}
+
+func newLBSet(key string, svc *corev1.Service) *lbSet {
 	options := map[string]string{"reject": "true"}
 	if svc.Spec.SessionAffinity == corev1.ServiceAffinityClientIP {
 		timeout := int32(defaultAffinityTimeout)
@@ -97,36 +170,80 @@ func Rows(in Input) ([]reconcile.Row, []Problem) {
 		}
 		options["affinity_timeout"] = strconv.Itoa(int(timeout))
 	}
+	return &lbSet{key: key, options: options, byName: map[string]*lbRow{}}
+}
+
+// get returns the load balancer of proto and scope, created with parents.
+func (s *lbSet) get(proto corev1.Protocol, scope string, parents []reconcile.Ref, skipSNAT bool) *lbRow {
+	name := LoadBalancerName(s.key, proto, scope)
+	lb := s.byName[name]
+	if lb == nil {
+		lb = &lbRow{proto: proto, vips: map[string]string{}, parents: parents, options: maps.Clone(s.options)}
+		if skipSNAT {
+			lb.options["skip_snat"] = "true"
+		}
+		s.byName[name] = lb
+		s.order = append(s.order, name)
+	}
+	return lb
+}
+
+// addNode adds a node's vips: one load balancer on both its switch and its
+// gateway router when they agree, else one on each.
+func (s *lbSet) addNode(proto corev1.Protocol, node string, router, sw map[string]string, etpLocal bool) {
+	onSwitch := withColumn(topology.NodeSwitchRef(node), "load_balancer")
+	onRouter := reconcile.Ref{Owner: topology.NodeOwner(node), Table: nbdb.LogicalRouterTable, ID: topology.GatewayRouter(node), Column: "load_balancer"}
+	if maps.Equal(router, sw) && !etpLocal {
+		maps.Copy(s.get(proto, "node_router+switch_"+node, []reconcile.Ref{onRouter, onSwitch}, false).vips, router)
+		return
+	}
+	if len(router) > 0 {
+		maps.Copy(s.get(proto, "node_router_"+node, []reconcile.Ref{onRouter}, etpLocal).vips, router)
+	}
+	maps.Copy(s.get(proto, "node_switch_"+node, []reconcile.Ref{onSwitch}, false).vips, sw)
+}
+
+// rows renders the load balancers with vips, sorted by name.
+func (s *lbSet) rows() []reconcile.Row {
+	names := slices.Clone(s.order)
+	slices.Sort(names)
 	var rows []reconcile.Row
-	for _, proto := range []corev1.Protocol{corev1.ProtocolTCP, corev1.ProtocolUDP, corev1.ProtocolSCTP} {
-		vips := byProto[proto]
-		if len(vips) == 0 {
+	for _, name := range names {
+		lb := s.byName[name]
+		if len(lb.vips) == 0 {
 			continue
 		}
-		name := LoadBalancerName(key, proto, "cluster")
-		p := nbdb.LoadBalancerProtocol(strings.ToLower(string(proto)))
+		p := nbdb.LoadBalancerProtocol(strings.ToLower(string(lb.proto)))
 		rows = append(rows, reconcile.Row{ID: name, Model: &nbdb.LoadBalancer{
 			Name:        name,
 			Protocol:    &p,
-			Vips:        vips,
-			Options:     maps.Clone(options),
+			Vips:        lb.vips,
+			Options:     lb.options,
 			ExternalIDs: map[string]string{"k8s.ovn.org/kind": "Service"},
-		}, Parents: []reconcile.Ref{withColumn(topology.LBGroupRef(topology.ClusterLBGroup), "load_balancer")}})
+		}, Parents: lb.parents})
 	}
-	return rows, problems
+	return rows
+}
+
+func join(eps []endpoint) string {
+	s := make([]string, len(eps))
+	for i, ep := range eps {
+		s[i] = hostPort(ep.ip, ep.port)
+	}
+	return strings.Join(s, ",")
 }
 
 // frontendIPs are the addresses a service answers on: its cluster IPs
 // (inside the service CIDRs), external IPs and load-balancer ingress IPs
 // (of the service's families). Bad ones are reported and left out.
-func frontendIPs(svc *corev1.Service, serviceCIDRs []netip.Prefix, report func(string, string, ...any)) []netip.Addr {
+func frontendIPs(svc *corev1.Service, serviceCIDRs []netip.Prefix, report func(string, string, ...any)) (clusterIPs, outsideIPs []netip.Addr) {
 	var out []netip.Addr
-	clusterIPs := svc.Spec.ClusterIPs
-	if len(clusterIPs) == 0 {
-		clusterIPs = []string{svc.Spec.ClusterIP}
+	specIPs := svc.Spec.ClusterIPs
+	if len(specIPs) == 0 {
+		specIPs = []string{svc.Spec.ClusterIP}
 	}
 	families := map[bool]bool{} // is6 -> the service has that family
-	for _, s := range clusterIPs {
+	for _, s := range specIPs {
 		ip, err := netip.ParseAddr(s)
 		if err != nil {
 			report(ReasonBadClusterIP, "cluster IP %q does not parse", s)
@@ -137,7 +254,7 @@ func frontendIPs(svc *corev1.Service, serviceCIDRs []netip.Prefix, report func(s
 			report(ReasonClusterIPOutside, "cluster IP %s is outside --service-cidrs %v", ip, serviceCIDRs)
 			continue
 		}
-		out = append(out, ip)
+		clusterIPs = append(clusterIPs, ip)
 	}
 	for _, s := range svc.Spec.ExternalIPs {
 		ip, err := netip.ParseAddr(s)
@@ -164,14 +281,18 @@ func frontendIPs(svc *corev1.Service, serviceCIDRs []netip.Prefix, report func(s
 			out = append(out, ip)
 		}
 	}
-	slices.SortFunc(out, func(a, b netip.Addr) int { return a.Compare(b) })
-	return slices.Compact(out)
+	sortAddrs := func(a []netip.Addr) []netip.Addr {
+		slices.SortFunc(a, func(x, y netip.Addr) int { return x.Compare(y) })
+		return slices.Compact(a)
+	}
+	return sortAddrs(clusterIPs), sortAddrs(out)
 }
 
 // endpoint is one backend address and target port.
 type endpoint struct {
 	ip   netip.Addr
 	port int32
+	node string
 }
 
 // endpointIndex holds a service's endpoints per service port name, family
@@ -225,9 +346,9 @@ func newEndpointIndex(svc *corev1.Service, slices []*discoveryv1.EndpointSlice, 
 					}
 					switch {
 					case ready:
-						idx.ready[k] = append(idx.ready[k], endpoint{ip, *p.Port})
+						idx.ready[k] = append(idx.ready[k], endpoint{ip, *p.Port, ptrValue(e.NodeName)})
 					case serving && terminating:
-						idx.terminating[k] = append(idx.terminating[k], endpoint{ip, *p.Port})
+						idx.terminating[k] = append(idx.terminating[k], endpoint{ip, *p.Port, ptrValue(e.NodeName)})
 					}
 				}
 			}
@@ -236,20 +357,25 @@ func newEndpointIndex(svc *corev1.Service, slices []*discoveryv1.EndpointSlice, 
 	return idx
 }
 
-// of returns the backends of service port sp in one family: the ready
-// endpoints, or the serving-and-terminating ones when none is ready,
-// sorted and without duplicates.
-func (idx *endpointIndex) of(sp corev1.ServicePort, is6 bool) []endpoint {
+// of returns the backends of service port sp in one family (on node, when
+// not ""): the ready endpoints, or the serving-and-terminating ones when
+// none is ready, sorted and without duplicates.
+func (idx *endpointIndex) of(sp corev1.ServicePort, is6 bool, node string) []endpoint {
 	k := portFamily{port: sp.Name, proto: cmp.Or(sp.Protocol, corev1.ProtocolTCP), is6: is6}
-	eps := idx.ready[k]
-	if len(eps) == 0 {
-		eps = idx.terminating[k]
+	pick := func(eps []endpoint) []endpoint {
+		if node == "" {
+			return slices.Clone(eps)
+		}
+		return slices.DeleteFunc(slices.Clone(eps), func(e endpoint) bool { return e.node != node })
 	}
-	eps = slices.Clone(eps)
+	eps := pick(idx.ready[k])
+	if len(eps) == 0 {
+		eps = pick(idx.terminating[k])
+	}
 	slices.SortFunc(eps, func(a, b endpoint) int {
 		return cmp.Or(a.ip.Compare(b.ip), cmp.Compare(a.port, b.port))
 	})
-	return slices.Compact(eps)
+	return slices.CompactFunc(eps, func(a, b endpoint) bool { return a.ip == b.ip && a.port == b.port })
 }
 
 // hostPort renders "ip:port", bracketing IPv6 as OVN's vips expect.

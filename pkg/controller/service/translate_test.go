@@ -1,8 +1,10 @@
 package service
 
 import (
+	"maps"
 	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -34,6 +36,7 @@ func svc(mut ...func(*corev1.Service)) *corev1.Service {
 type ep struct {
 	addr                        string
 	ready, serving, terminating *bool
+	node                        string
 }
 
 func slice(name string, family discoveryv1.AddressType, port string, number int32, proto corev1.Protocol, eps ...ep) *discoveryv1.EndpointSlice {
@@ -43,13 +46,19 @@ func slice(name string, family discoveryv1.AddressType, port string, number int3
 		Ports:       []discoveryv1.EndpointPort{{Name: &port, Port: &number, Protocol: &proto}},
 	}
 	for _, e := range eps {
-		sl.Endpoints = append(sl.Endpoints, discoveryv1.Endpoint{Addresses: []string{e.addr},
-			Conditions: discoveryv1.EndpointConditions{Ready: e.ready, Serving: e.serving, Terminating: e.terminating}})
+		de := discoveryv1.Endpoint{Addresses: []string{e.addr},
+			Conditions: discoveryv1.EndpointConditions{Ready: e.ready, Serving: e.serving, Terminating: e.terminating}}
+		if e.node != "" {
+			de.NodeName = &e.node
+		}
+		sl.Endpoints = append(sl.Endpoints, de)
 	}
 	return sl
 }
 
 var yes, no = new(bool), new(bool)
+
+var twoNodes = []Node{{Name: "n1", IPs: []netip.Addr{netip.MustParseAddr("172.31.0.1")}}, {Name: "n2", IPs: []netip.Addr{netip.MustParseAddr("172.31.0.2")}}}
 
 func init() { *yes = true }
 
@@ -63,8 +72,11 @@ func TestRows(t *testing.T) {
 		name     string
 		svc      *corev1.Service
 		slices   []*discoveryv1.EndpointSlice
+		nodes    []Node
 		want     map[string]map[string]string // LB name -> vips
 		options  map[string]string
+		skipSNAT []string            // LBs with options:skip_snat=true
+		parents  map[string][]string // LB name -> parent "Table:ID.column" (default clusterLBGroup)
 		problems []string
 	}{{
 		name:   "ClusterIP, two ready endpoints, sorted",
@@ -156,6 +168,49 @@ func TestRows(t *testing.T) {
 		want:     map[string]map[string]string{"Service_ns/web_TCP_cluster": {"10.96.0.10:80": "10.244.0.7:8080"}},
 		problems: []string{ReasonClusterIPOutside, ReasonBadExternalIP, ReasonBadEndpointIP, ReasonUnknownSlicePort},
 	}, {
+		name: "NodePort: each node's addresses on its switch and gateway router",
+		svc: svc(func(s *corev1.Service) {
+			s.Spec.Type = corev1.ServiceTypeNodePort
+			s.Spec.Ports[0].NodePort = 30080
+		}),
+		slices: []*discoveryv1.EndpointSlice{slice("web-1", v4, "http", 8080, tcp, ep{addr: "10.244.1.5", node: "n2"})},
+		nodes:  twoNodes,
+		want: map[string]map[string]string{
+			"Service_ns/web_TCP_cluster":               {"10.96.0.10:80": "10.244.1.5:8080"},
+			"Service_ns/web_TCP_node_router+switch_n1": {"172.31.0.1:30080": "10.244.1.5:8080"},
+			"Service_ns/web_TCP_node_router+switch_n2": {"172.31.0.2:30080": "10.244.1.5:8080"},
+		},
+		parents: map[string][]string{
+			"Service_ns/web_TCP_node_router+switch_n1": {"Logical_Router:GR_n1.load_balancer", "Logical_Switch:n1.load_balancer"},
+			"Service_ns/web_TCP_node_router+switch_n2": {"Logical_Router:GR_n2.load_balancer", "Logical_Switch:n2.load_balancer"},
+		},
+	}, {
+		name: "externalTrafficPolicy=Local: only the node with an endpoint answers, without SNAT",
+		svc: svc(func(s *corev1.Service) {
+			s.Spec.Type = corev1.ServiceTypeLoadBalancer
+			s.Spec.ExternalTrafficPolicy = corev1.ServiceExternalTrafficPolicyLocal
+			s.Spec.Ports[0].NodePort = 30080
+			s.Status.LoadBalancer.Ingress = []corev1.LoadBalancerIngress{{IP: "198.51.100.7"}}
+		}),
+		slices: []*discoveryv1.EndpointSlice{slice("web-1", v4, "http", 8080, tcp, ep{addr: "10.244.1.5", node: "n2"}, ep{addr: "10.244.0.5", node: "n1"}, ep{addr: "10.244.1.6", node: "n2"})},
+		nodes:  []Node{{Name: "n1", IPs: []netip.Addr{netip.MustParseAddr("172.31.0.1")}}, {Name: "n2", IPs: []netip.Addr{netip.MustParseAddr("172.31.0.2")}}, {Name: "n3", IPs: []netip.Addr{netip.MustParseAddr("172.31.0.3")}}},
+		want: map[string]map[string]string{
+			"Service_ns/web_TCP_cluster":        {"10.96.0.10:80": "10.244.0.5:8080,10.244.1.5:8080,10.244.1.6:8080"},
+			"Service_ns/web_TCP_node_router_n1": {"172.31.0.1:30080": "10.244.0.5:8080", "198.51.100.7:80": "10.244.0.5:8080"},
+			"Service_ns/web_TCP_node_router_n2": {"172.31.0.2:30080": "10.244.1.5:8080,10.244.1.6:8080", "198.51.100.7:80": "10.244.1.5:8080,10.244.1.6:8080"},
+			"Service_ns/web_TCP_node_switch_n1": {"172.31.0.1:30080": "10.244.0.5:8080,10.244.1.5:8080,10.244.1.6:8080", "198.51.100.7:80": "10.244.0.5:8080,10.244.1.5:8080,10.244.1.6:8080"},
+			"Service_ns/web_TCP_node_switch_n2": {"172.31.0.2:30080": "10.244.0.5:8080,10.244.1.5:8080,10.244.1.6:8080", "198.51.100.7:80": "10.244.0.5:8080,10.244.1.5:8080,10.244.1.6:8080"},
+			"Service_ns/web_TCP_node_switch_n3": {"172.31.0.3:30080": "10.244.0.5:8080,10.244.1.5:8080,10.244.1.6:8080", "198.51.100.7:80": "10.244.0.5:8080,10.244.1.5:8080,10.244.1.6:8080"},
+		},
+		skipSNAT: []string{"Service_ns/web_TCP_node_router_n1", "Service_ns/web_TCP_node_router_n2"},
+		parents: map[string][]string{
+			"Service_ns/web_TCP_node_router_n1": {"Logical_Router:GR_n1.load_balancer"},
+			"Service_ns/web_TCP_node_router_n2": {"Logical_Router:GR_n2.load_balancer"},
+			"Service_ns/web_TCP_node_switch_n1": {"Logical_Switch:n1.load_balancer"},
+			"Service_ns/web_TCP_node_switch_n2": {"Logical_Switch:n2.load_balancer"},
+			"Service_ns/web_TCP_node_switch_n3": {"Logical_Switch:n3.load_balancer"},
+		},
+	}, {
 		name: "headless: no load balancer",
 		svc: svc(func(s *corev1.Service) {
 			s.Spec.ClusterIP, s.Spec.ClusterIPs = corev1.ClusterIPNone, []string{corev1.ClusterIPNone}
@@ -166,7 +221,7 @@ func TestRows(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rows, problems := Rows(Input{Service: tt.svc, Slices: tt.slices, ServiceCIDRs: cidrs})
+			rows, problems := Rows(Input{Service: tt.svc, Slices: tt.slices, ServiceCIDRs: cidrs, Nodes: tt.nodes})
 			got := map[string]map[string]string{}
 			for _, r := range rows {
 				lb := r.Model.(*nbdb.LoadBalancer)
@@ -174,12 +229,23 @@ func TestRows(t *testing.T) {
 				if r.ID != lb.Name || lb.ExternalIDs["k8s.ovn.org/kind"] != "Service" {
 					t.Errorf("row %s: id %q external_ids %v", lb.Name, r.ID, lb.ExternalIDs)
 				}
-				if len(r.Parents) != 1 || r.Parents[0].ID != topology.ClusterLBGroup || r.Parents[0].Column != "load_balancer" {
-					t.Errorf("%s parents = %+v, want clusterLBGroup.load_balancer", lb.Name, r.Parents)
+				wantParents := tt.parents[lb.Name]
+				if wantParents == nil {
+					wantParents = []string{"Load_Balancer_Group:" + topology.ClusterLBGroup + ".load_balancer"}
 				}
-				wantOptions := tt.options
+				var parents []string
+				for _, p := range r.Parents {
+					parents = append(parents, p.Table+":"+p.ID+"."+p.Column)
+				}
+				if !reflect.DeepEqual(parents, wantParents) {
+					t.Errorf("%s parents = %v, want %v", lb.Name, parents, wantParents)
+				}
+				wantOptions := maps.Clone(tt.options)
 				if wantOptions == nil {
 					wantOptions = map[string]string{"reject": "true"}
+				}
+				if slices.Contains(tt.skipSNAT, lb.Name) {
+					wantOptions["skip_snat"] = "true"
 				}
 				if !reflect.DeepEqual(lb.Options, wantOptions) {
 					t.Errorf("%s options = %v, want %v", lb.Name, lb.Options, wantOptions)
