@@ -90,7 +90,19 @@ func run(ctx context.Context, cfg *config.Config, ncfg *config.NodeConfig, hostN
 		return err
 	}
 	// and its flows: the host and the gateway router share the uplink
-	go gateway.NewFlows(oc, ncfg.OVSAddress, name, up).Run(ctx)
+	host, err := hostAccess(cfg, up)
+	if err != nil {
+		return err
+	}
+	flows := gateway.NewFlows(oc, ncfg.OVSAddress, name, up, host)
+	var nodeIPs []netip.Addr
+	for _, a := range up.Addrs {
+		nodeIPs = append(nodeIPs, a.Addr())
+	}
+	if err := watchServices(ctx, client, flows, nodeIPs); err != nil {
+		return err
+	}
+	go flows.Run(ctx)
 	// c. the chassis id and the gateway on the Node, one patch, only what differs
 	if err := annotateNode(ctx, client, node, nodeAnnotations(name, systemID, up)); err != nil {
 		return err
@@ -162,6 +174,20 @@ func takeOverUplink(ctx context.Context, oc *ovs.Client, hostNS netns.NsHandle, 
 		return up, fmt.Errorf("%s: %w", up.Bridge, err)
 	}
 	return up, gateway.EnsureMasquerade(nl, br, up.MAC, plan)
+}
+
+// hostAccess is how the host reaches services through br-ex: from its
+// masquerade addresses to the service CIDRs.
+func hostAccess(cfg *config.Config, up gateway.Uplink) (gateway.HostAccess, error) {
+	plan, err := gateway.PlanMasquerade(cfg.MasqueradeSubnets, cfg.ServiceCIDRs)
+	if err != nil {
+		return gateway.HostAccess{}, err
+	}
+	h := gateway.HostAccess{ServiceCIDRs: cfg.ServiceCIDRs, MAC: up.MAC}
+	for _, a := range plan.Addrs {
+		h.MasqueradeIPs = append(h.MasqueradeIPs, a.Addr())
+	}
+	return h, nil
 }
 
 // checkGateway finds the default gateway of every family the cluster uses.

@@ -115,6 +115,16 @@ func GatewayRows(in GatewayInput) ([]reconcile.Row, error) {
 			IPPrefix: cidr.String(), Nexthop: via.String(),
 		}, Parents: onGR("static_routes")})
 	}
+	// The router's own join address, as a host route on ovn_cluster_router:
+	// replies to what the router source-NATed to it (load-balancer traffic,
+	// lb_force_snat_ip) must go back to this router, and without it the
+	// more specific src-ip route of the replying pod's node (a /24 beats the
+	// join /16) would send them to that node's router instead.
+	for _, ip := range joinIPs {
+		rows = append(rows, reconcile.Row{ID: "join-route-" + ip.String(), Model: &nbdb.LogicalRouterStaticRoute{
+			IPPrefix: ip.String(), Nexthop: ip.String(),
+		}, Parents: []reconcile.Ref{topology.ClusterRouterRef}})
+	}
 	srcIP := nbdb.LogicalRouterStaticRoutePolicySrcIP
 	for _, subnet := range in.Subnets {
 		nodeIP, ok := samePrefixFamily(in.NodeIPs, subnet.Addr())

@@ -130,14 +130,14 @@ func TestTakeOver(t *testing.T) {
 // router through them, a second sync writes nothing, and the localnet
 // patch port's appearance switches the bridge to the shared-gateway set.
 func testFlows(t *testing.T, ctx context.Context, o *ovstest.OVS, oc *ovs.Client, up Uplink) {
-	f := NewFlows(oc, o.Address, "node-1", up)
+	f := NewFlows(oc, o.Address, "node-1", up, HostAccess{})
 	dump := func() string {
 		t.Helper()
 		return ovstest.Exec(t, o.NetNS, "ovs-ofctl", "-O", "OpenFlow14", "dump-flows", "--no-stats", "unix:"+o.Dir+"/br-ex.mgmt")
 	}
 	sync := func(wantWrite bool) {
 		t.Helper()
-		wrote, err := f.Sync(ctx)
+		wrote, err := f.Sync(ctx, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,7 +147,7 @@ func testFlows(t *testing.T, ctx context.Context, o *ovstest.OVS, oc *ovs.Client
 	}
 	sync(true)
 	hostOnly := dump()
-	if n := strings.Count(hostOnly, "cookie="); n != len(SharedGatewayFlows(BridgePorts{Uplink: 1})) || strings.Contains(hostOnly, "ct(") {
+	if n := strings.Count(hostOnly, "cookie="); n != len(SharedGatewayFlows(BridgePorts{Uplink: 1}, HostAccess{})) || strings.Contains(hostOnly, "ct(") {
 		t.Errorf("host-only flows:\n%s", hostOnly)
 	}
 	for _, target := range []string{"10.99.0.1", "fd99::1"} {
@@ -163,7 +163,7 @@ func testFlows(t *testing.T, ctx context.Context, o *ovstest.OVS, oc *ovs.Client
 		"type=patch", "options:peer=patch-br-int-to-br-ex_node-1")
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		wrote, err := f.Sync(ctx)
+		wrote, err := f.Sync(ctx, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -184,6 +184,25 @@ func testFlows(t *testing.T, ctx context.Context, o *ovstest.OVS, oc *ovs.Client
 	sync(false)
 	if again := dump(); again != shared {
 		t.Errorf("a sync with nothing changed rewrote the flows:\nbefore:\n%s\nafter:\n%s", shared, again)
+	}
+
+	// A service's node port: its own flow, added and removed without
+	// touching the others.
+	f.SetService("ns/web", []Frontend{{Protocol: "TCP", IP: netip.MustParseAddr("10.99.0.2"), Port: 30080}})
+	if wrote, err := f.Sync(ctx, false); err != nil || !wrote {
+		t.Fatalf("service sync wrote=%v err=%v", wrote, err)
+	}
+	withService := dump()
+	if !strings.Contains(withService, "priority=110,tcp,in_port=1,nw_dst=10.99.0.2,tp_dst=30080 actions=output:2") ||
+		strings.Count(withService, "\n") != strings.Count(shared, "\n")+1 {
+		t.Errorf("node port flow:\n%s", withService)
+	}
+	f.SetService("ns/web", nil)
+	if wrote, err := f.Sync(ctx, false); err != nil || !wrote {
+		t.Fatalf("service removal sync wrote=%v err=%v", wrote, err)
+	}
+	if again := dump(); again != shared {
+		t.Errorf("removing the service left:\n%s\nwant:\n%s", again, shared)
 	}
 }
 

@@ -3,8 +3,12 @@ package gateway
 import (
 	"fmt"
 	"hash/fnv"
+	"net"
+	"net/netip"
+	"strings"
 
 	goovs "github.com/digitalocean/go-openvswitch/ovs"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // In shared gateway mode the host and the node's gateway router share one
@@ -40,11 +44,21 @@ type BridgePorts struct {
 	Patch int
 }
 
-// SharedGatewayFlows returns br-ex's flows for ports, every one carrying a
-// cookie that hashes the whole set: equal cookies on the bridge mean the
+// HostAccess is how the host reaches services through the gateway router:
+// it sends to the service CIDRs from its masquerade addresses
+// (169.254.169.2, fd69::2) via br-ex, and the router's replies to those
+// addresses must come back to it with br-ex's MAC.
+type HostAccess struct {
+	ServiceCIDRs  []netip.Prefix
+	MasqueradeIPs []netip.Addr
+	MAC           net.HardwareAddr
+}
+
+// SharedGatewayFlows returns br-ex's own flows for ports, every one carrying
+// a cookie that hashes the whole set: equal cookies on the bridge mean the
 // flows in place are these, so a restart or resync checks one number
 // instead of parsing what ovs-ofctl prints back.
-func SharedGatewayFlows(p BridgePorts) []*goovs.Flow {
+func SharedGatewayFlows(p BridgePorts, h HostAccess) []*goovs.Flow {
 	up, local := p.Uplink, goovs.PortLOCAL // in_port=LOCAL; goovs.Local() is output:LOCAL
 	flows := []*goovs.Flow{
 		// Geneve from the other nodes: the host's tunnel endpoint.
@@ -83,6 +97,17 @@ func SharedGatewayFlows(p BridgePorts) []*goovs.Flow {
 				goovs.ConnectionTrackingMark(ctMarkOVN, 0)}, Actions: []goovs.Action{goovs.Output(patch)}},
 			&goovs.Flow{Table: replyTable, Priority: 0, Actions: []goovs.Action{goovs.Local()}},
 		)
+		// The host's traffic to services goes to the gateway router, whose
+		// load balancers serve it; the replies come back to the host.
+		for _, cidr := range h.ServiceCIDRs {
+			flows = append(flows, &goovs.Flow{Priority: 110, Protocol: ipProto(cidr.Addr()), InPort: local,
+				Matches: []goovs.Match{dstMatch(cidr.Addr(), cidr.Masked().String())}, Actions: []goovs.Action{goovs.Output(patch)}})
+		}
+		for _, ip := range h.MasqueradeIPs {
+			flows = append(flows, &goovs.Flow{Priority: 110, Protocol: ipProto(ip), InPort: patch,
+				Matches: []goovs.Match{dstMatch(ip, ip.String())},
+				Actions: []goovs.Action{goovs.ModDataLinkDestination(h.MAC), goovs.Local()}})
+		}
 	}
 	cookie := flowsCookie(flows)
 	for _, f := range flows {
@@ -91,10 +116,57 @@ func SharedGatewayFlows(p BridgePorts) []*goovs.Flow {
 	return flows
 }
 
-// flowsCookie hashes the flows' text; never 0, which go-openvswitch
-// omits and OVS reads as "no cookie".
-func flowsCookie(flows []*goovs.Flow) uint64 {
+// ServiceFlows returns the flows that hand a service's frontends arriving
+// on the uplink to the gateway router, stateless (every packet of the
+// connection, whatever conntrack thinks of it), under a cookie of the
+// service's own: a service change rewrites only its flows. None until the
+// patch port exists.
+func ServiceFlows(p BridgePorts, key string, frontends []Frontend) []*goovs.Flow {
+	if p.Patch == 0 || len(frontends) == 0 {
+		return nil
+	}
+	var flows []*goovs.Flow
+	for _, fe := range frontends {
+		flows = append(flows, &goovs.Flow{Priority: 110, Protocol: l4Proto(fe.Protocol, fe.IP), InPort: p.Uplink,
+			Matches: []goovs.Match{dstMatch(fe.IP, fe.IP.String()), goovs.TransportDestinationPort(uint16(fe.Port))},
+			Actions: []goovs.Action{goovs.Output(p.Patch)}})
+	}
+	cookie := flowsCookie(flows, "service "+key)
+	for _, f := range flows {
+		f.Cookie = cookie
+	}
+	return flows
+}
+
+func ipProto(a netip.Addr) goovs.Protocol {
+	if a.Is6() {
+		return goovs.ProtocolIPv6
+	}
+	return goovs.ProtocolIPv4
+}
+
+func l4Proto(p corev1.Protocol, a netip.Addr) goovs.Protocol {
+	proto := goovs.Protocol(strings.ToLower(string(p)))
+	if a.Is6() {
+		proto += "6"
+	}
+	return proto
+}
+
+func dstMatch(a netip.Addr, value string) goovs.Match {
+	if a.Is6() {
+		return goovs.IPv6Destination(value)
+	}
+	return goovs.NetworkDestination(value)
+}
+
+// flowsCookie hashes the flows' text (and salt); never 0, which
+// go-openvswitch omits and OVS reads as "no cookie".
+func flowsCookie(flows []*goovs.Flow, salt ...string) uint64 {
 	h := fnv.New64a()
+	for _, s := range salt {
+		h.Write([]byte(s + "\n"))
+	}
 	for _, f := range flows {
 		b, err := f.MarshalText()
 		if err != nil {

@@ -41,7 +41,7 @@ func TestSharedGatewayFlows(t *testing.T) {
 	cookies := map[uint64]string{}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			flows := SharedGatewayFlows(tt.ports)
+			flows := SharedGatewayFlows(tt.ports, HostAccess{})
 			var text []string
 			for _, f := range flows {
 				b, err := f.MarshalText()
@@ -71,7 +71,7 @@ func TestSharedGatewayFlows(t *testing.T) {
 			}
 			cookies[flows[0].Cookie] = tt.name
 			// The same ports give the same set, so a restart writes nothing.
-			if again := SharedGatewayFlows(tt.ports); again[0].Cookie != flows[0].Cookie {
+			if again := SharedGatewayFlows(tt.ports, HostAccess{}); again[0].Cookie != flows[0].Cookie {
 				t.Errorf("cookie not stable: %#x then %#x", flows[0].Cookie, again[0].Cookie)
 			}
 		})
