@@ -3,7 +3,6 @@ package reconcile
 import (
 	"fmt"
 	"reflect"
-	"slices"
 	"sort"
 	"strings"
 
@@ -39,11 +38,14 @@ type tableInfo struct {
 	root    bool
 	uuidIdx int
 	extIdx  int // field index of external_ids; -1 for keyed tables
-	// keyed tables have no external_ids (Load_Balancer_Group): their rows
-	// cannot carry ownership tags and are known by their unique name
-	// instead (see store.claims). nameIdx is the name field.
+	// keyed tables have no external_ids (Load_Balancer_Group,
+	// Static_MAC_Binding): their rows cannot carry ownership tags and are
+	// known by their unique key instead (see store.claims): the columns of
+	// a schema index of string columns (keyIdx), "name" or e.g.
+	// "logical_port", "ip", the row's key being their values joined by
+	// keySep.
 	keyed   bool
-	nameIdx int
+	keyIdx  []int
 	content []column
 	// refs holds every reference column by name ("ports", "load_balancer").
 	refs map[string]column
@@ -94,7 +96,7 @@ func buildTables(dbModel model.DatabaseModel, names []string) (map[string]*table
 		if !ok {
 			return nil, fmt.Errorf("table %s has no model", name)
 		}
-		t := &tableInfo{name: name, typ: typ.Elem(), root: ts.IsRoot, uuidIdx: -1, extIdx: -1, nameIdx: -1, refs: map[string]column{}}
+		t := &tableInfo{name: name, typ: typ.Elem(), root: ts.IsRoot, uuidIdx: -1, extIdx: -1, refs: map[string]column{}}
 		for i := 0; i < t.typ.NumField(); i++ {
 			f := t.typ.Field(i)
 			colName := f.Tag.Get("ovsdb")
@@ -120,8 +122,6 @@ func buildTables(dbModel model.DatabaseModel, names []string) (map[string]*table
 			switch colName {
 			case "external_ids":
 				t.extIdx = i
-			case "name":
-				t.nameIdx = i
 			}
 			if rt, strong := refTarget(cs); rt != "" {
 				col.refTable, col.strong = rt, strong
@@ -134,8 +134,9 @@ func buildTables(dbModel model.DatabaseModel, names []string) (map[string]*table
 			t.content = append(t.content, col)
 		}
 		if t.extIdx < 0 {
-			// Without external_ids a row can only be ours by its unique name.
-			t.keyed = t.nameIdx >= 0 && slices.ContainsFunc(ts.Indexes, func(ix []string) bool { return len(ix) == 1 && ix[0] == "name" })
+			// Without external_ids a row can only be ours by its unique key.
+			t.keyIdx = stringIndex(t.typ, ts.Indexes)
+			t.keyed = len(t.keyIdx) > 0
 		}
 		if t.uuidIdx < 0 || (t.extIdx < 0 && !t.keyed) {
 			return nil, fmt.Errorf("table %s needs external_ids, or a unique name, to be managed", name)
@@ -226,9 +227,45 @@ func (t *tableInfo) setExternalIDs(m model.Model, ids map[string]string) {
 	}
 }
 
-// rowName returns the name column of a keyed table's row.
+// keySep joins the columns of a composite key ("rtoj-GR_n1|100.64.0.1").
+const keySep = "|"
+
+// stringIndex returns the field indexes of the first schema index whose
+// columns are all string fields of typ.
+func stringIndex(typ reflect.Type, indexes [][]string) []int {
+	for _, ix := range indexes {
+		var fields []int
+		for _, col := range ix {
+			for i := 0; i < typ.NumField(); i++ {
+				if typ.Field(i).Tag.Get("ovsdb") == col && typ.Field(i).Type.Kind() == reflect.String {
+					fields = append(fields, i)
+				}
+			}
+		}
+		if len(fields) == len(ix) {
+			return fields
+		}
+	}
+	return nil
+}
+
+// rowName returns the key of a keyed table's row.
 func (t *tableInfo) rowName(m model.Model) string {
-	return t.value(m, t.nameIdx).String()
+	parts := make([]string, len(t.keyIdx))
+	for i, f := range t.keyIdx {
+		parts[i] = t.value(m, f).String()
+	}
+	return strings.Join(parts, keySep)
+}
+
+// setRowName sets a keyed model's key columns from a key.
+func (t *tableInfo) setRowName(m model.Model, key string) {
+	parts := strings.SplitN(key, keySep, len(t.keyIdx))
+	for i, f := range t.keyIdx {
+		if i < len(parts) {
+			t.value(m, f).SetString(parts[i])
+		}
+	}
 }
 
 // uuids returns the elements of a reference column of m.

@@ -126,7 +126,7 @@ func (s *store) byName(t *tableInfo, name string) (*existingRow, error) {
 		return nil, fmt.Errorf("table %s is not monitored", t.name)
 	}
 	proto := t.newModel()
-	t.value(proto, t.nameIdx).SetString(name)
+	t.setRowName(proto, name)
 	uuid, m, err := rc.RowByModel(proto)
 	if err != nil || m == nil {
 		return nil, err

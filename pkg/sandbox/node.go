@@ -209,7 +209,11 @@ func StartNode(opts NodeOptions) (n *Node, err error) {
 	if _, err := n.VSCtl("--no-wait", "set", "Open_vSwitch", ".", "external_ids:ovn-bridge-datapath-type=netdev"); err != nil {
 		return nil, err
 	}
-	if n.VSwitchd, err = start("ovs-vswitchd", bins["ovs-vswitchd"], "unix:"+sock,
+	// --monitor, as ovs-ctl runs it in production: a crashed ovs-vswitchd
+	// is restarted by its monitor process (Debian's OVS 3.1.0 userspace
+	// conntrack can hit an assertion with NAT, see docs/sandbox.md), and
+	// ovn-controller and `ovnkube node` put their flows back.
+	if n.VSwitchd, err = start("ovs-vswitchd", bins["ovs-vswitchd"], "unix:"+sock, "--monitor",
 		"--no-chdir", "-vconsole:off", "-vfile:info",
 		"--pidfile="+filepath.Join(opts.Dir, "ovs-vswitchd.pid"),
 		"--log-file="+filepath.Join(opts.Dir, "ovs-vswitchd.log"),

@@ -125,6 +125,20 @@ func GatewayRows(in GatewayInput) ([]reconcile.Row, error) {
 			IPPrefix: ip.String(), Nexthop: ip.String(),
 		}, Parents: []reconcile.Ref{topology.ClusterRouterRef}})
 	}
+	// The cluster router's join addresses, resolved statically: with
+	// dynamic_neigh_routers the router would ARP for them on the first
+	// packet to the cluster, and OVN 23.03 re-injects that packet after the
+	// reply in a way that breaks the first load-balanced connection (its
+	// un-DNAT entry collides with the post-DNAT commit in the userspace
+	// datapath); the binding costs one row per node and family.
+	if len(in.ClusterJoinIP) > 0 {
+		clusterRouterMAC := topology.MACFromIP(topology.PreferIPv4(in.ClusterJoinIP)).String()
+		for _, ip := range in.ClusterJoinIP {
+			rows = append(rows, reconcile.Row{ID: rtoj + "|" + ip.String(), Model: &nbdb.StaticMACBinding{
+				LogicalPort: rtoj, IP: ip.String(), MAC: clusterRouterMAC, OverrideDynamicMAC: true,
+			}})
+		}
+	}
 	srcIP := nbdb.LogicalRouterStaticRoutePolicySrcIP
 	for _, subnet := range in.Subnets {
 		nodeIP, ok := samePrefixFamily(in.NodeIPs, subnet.Addr())
