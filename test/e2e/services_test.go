@@ -369,4 +369,3 @@ func TestDualStackServices(t *testing.T) {
 		}
 	}
 }
-
