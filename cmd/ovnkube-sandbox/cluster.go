@@ -36,6 +36,7 @@ type cluster struct {
 	SocketDir      string   `json:"socketDir"` // == Dir, or a short dir under /tmp
 	ClusterSubnets string   `json:"clusterSubnets"`
 	ServiceCIDRs   string   `json:"serviceCIDRs"`
+	NodePortRange  string   `json:"nodePortRange"`
 	MasterArgs     []string `json:"masterArgs,omitempty"`
 	NodeArgs       []string `json:"nodeArgs,omitempty"`
 	Detached       bool     `json:"detached"`

@@ -22,6 +22,7 @@ type upOptions struct {
 	detach         bool
 	clusterSubnets string
 	serviceCIDRs   string
+	nodePortRange  string
 	masterArgs     []string
 	nodes          int
 	nodeArgs       []string
@@ -41,6 +42,7 @@ func newUpCommand() *cobra.Command {
 	f.BoolVar(&o.detach, "detach", false, "return once the cluster is ready and leave it running (stop it with `down`)")
 	f.StringVar(&o.clusterSubnets, "cluster-subnets", "10.244.0.0/16/24", "pod network CIDR/host prefix, passed to ovnkube master")
 	f.StringVar(&o.serviceCIDRs, "service-cidrs", sandbox.DefaultServiceCIDR, "service CIDR(s), passed to kube-apiserver and ovnkube master")
+	f.StringVar(&o.nodePortRange, "nodeport-range", "30000-32767", "Service node-port range, passed to kube-apiserver (--service-node-port-range) and ovnkube master (--nodeport-range)")
 	f.StringArrayVar(&o.masterArgs, "master-arg", nil, "extra argument for ovnkube master (repeatable)")
 	f.IntVar(&o.nodes, "nodes", 2, "number of nodes (network namespaces with OVS, ovn-controller, ovnkube node and a pod runner); 0 for none")
 	f.StringArrayVar(&o.nodeArgs, "node-arg", nil, "extra argument for every ovnkube node (repeatable)")
@@ -199,6 +201,7 @@ func prepare(o *upOptions) (*cluster, error) {
 		BinDir:         binDir,
 		ClusterSubnets: o.clusterSubnets,
 		ServiceCIDRs:   o.serviceCIDRs,
+		NodePortRange:  o.nodePortRange,
 		MasterArgs:     o.masterArgs,
 		NodeArgs:       o.nodeArgs,
 		NodeCount:      o.nodes,
@@ -246,6 +249,7 @@ func startAll(s *starter, out io.Writer) error {
 		ControllerManager: true,
 		Scheduler:         true,
 		ServiceCIDR:       c.ServiceCIDRs,
+		NodePortRange:     c.NodePortRange,
 		Launch:            s.launch(),
 	})
 	if err != nil {
@@ -265,6 +269,7 @@ func startAll(s *starter, out io.Writer) error {
 		SBAddress:      c.SBAddress,
 		ClusterSubnets: c.ClusterSubnets,
 		ServiceCIDRs:   c.ServiceCIDRs,
+		NodePortRange:  c.NodePortRange,
 		ExtraArgs:      c.MasterArgs,
 		Launch:         s.launch(),
 	})

@@ -82,6 +82,10 @@ type Config struct {
 	// most one per family.
 	MasqueradeSubnets []netip.Prefix
 
+	// NodePortRange is the range of Service node ports (--nodeport-range),
+	// which must equal the API server's --service-node-port-range.
+	NodePortRange PortRange
+
 	// MetricsAddress is the HOST:PORT of the Prometheus endpoint
 	// (--metrics-address); "" or "0" disables it. See MetricsEnabled.
 	MetricsAddress string
@@ -109,6 +113,7 @@ func Defaults() *Config {
 		JoinSubnets:       mustPrefixes("100.64.0.0/16", "fd98::/64"),
 		TransitSubnets:    mustPrefixes("100.88.0.0/16", "fd97::/64"),
 		MasqueradeSubnets: mustPrefixes("169.254.169.0/29", "fd69::/125"),
+		NodePortRange:     DefaultNodePortRange,
 		MetricsAddress:    DefaultMetricsAddress,
 	}
 }

@@ -25,6 +25,7 @@ const (
 	flagJoinSubnets       = "join-subnets"
 	flagTransitSubnets    = "transit-subnets"
 	flagMasqueradeSubnets = "masquerade-subnets"
+	flagNodePortRange     = "nodeport-range"
 	flagMetricsAddress    = "metrics-address"
 	flagNodeName          = "node-name"
 	flagConfig            = "config"
@@ -131,6 +132,11 @@ var options = []option{
 		name:  flagTransitSubnets,
 		usage: "Subnets of the transit switch that connects the zones' cluster routers: comma-separated CIDRs, at most one per family. Unless set, only the defaults of the cluster's families are used.",
 		bind:  func(c *Config) pflag.Value { return prefixList(&c.TransitSubnets) },
+	},
+	{
+		name:  flagNodePortRange,
+		usage: "Range of Service node ports, FIRST-LAST. Must equal the API server's --service-node-port-range; node ports outside it are reported and not programmed.",
+		bind:  func(c *Config) pflag.Value { return &c.NodePortRange },
 	},
 	{
 		name:  flagMasqueradeSubnets,

@@ -98,7 +98,7 @@ func Run(ctx context.Context, cfg *config.Config) error {
 		cluster.OwnerType(cfg),
 		node.OwnerType(nodes.Lister(), recorder, clusterForGateways(cfg), subnets.Release),
 		pod.OwnerType(pods.Lister(), recorder, podIPAM.Release),
-		service.OwnerType(services.Lister(), endpointSlices.Informer().GetIndexer(), nodes.Lister(), recorder, cfg.ServiceCIDRs),
+		service.OwnerType(services.Lister(), endpointSlices.Informer().GetIndexer(), nodes.Lister(), recorder, cfg.ServiceCIDRs, cfg.NodePortRange),
 	}
 	tables := reconcile.Tables(types...)
 	nbModel, err := nbdb.FullDatabaseModel()

@@ -64,6 +64,7 @@ type KubeOptions struct {
 	ControllerManager bool
 	Scheduler         bool
 	ServiceCIDR       string // default DefaultServiceCIDR
+	NodePortRange     string // --service-node-port-range; the API server's default when empty
 	// ExtraAPIServerArgs are appended to kube-apiserver's command line.
 	ExtraAPIServerArgs []string
 	Launch             Launch
@@ -242,6 +243,9 @@ func (k *Kube) startAPIServer(bin string, opts KubeOptions) (*Process, error) {
 		// would remove it, so nothing would ever be scheduled.
 		"--disable-admission-plugins=ServiceAccount,TaintNodesByCondition",
 		"--allow-privileged=true",
+	}
+	if opts.NodePortRange != "" {
+		args = append(args, "--service-node-port-range="+opts.NodePortRange)
 	}
 	args = append(args, opts.ExtraAPIServerArgs...)
 	p, err := opts.Launch.start("kube-apiserver", filepath.Join(k.Dir, "kube-apiserver.log"), nil, args...)

@@ -28,6 +28,7 @@ type MasterOptions struct {
 	SBAddress      string
 	ClusterSubnets string // e.g. 10.244.0.0/16/24
 	ServiceCIDRs   string // e.g. 10.96.0.0/16
+	NodePortRange  string // e.g. 30000-32767; ovnkube's default when empty
 	ExtraArgs      []string
 	Launch         Launch
 }
@@ -63,6 +64,9 @@ func StartMaster(dir string, opts MasterOptions) (*Master, error) {
 			"--cluster-subnets", opts.ClusterSubnets,
 			"--service-cidrs", opts.ServiceCIDRs,
 			"--metrics-address", fmt.Sprintf("127.0.0.1:%d", port),
+		}
+		if opts.NodePortRange != "" {
+			args = append(args, "--nodeport-range", opts.NodePortRange)
 		}
 		args = append(args, opts.ExtraArgs...)
 		p, err := opts.Launch.start("ovnkube-master", filepath.Join(dir, "ovnkube-master.log"), nil, args...)

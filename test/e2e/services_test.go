@@ -307,6 +307,24 @@ func TestServices(t *testing.T) {
 			t.Errorf("node-1 (no local endpoint) answered %q", out)
 		}
 	})
+	t.Run("internal-traffic-policy-local", func(t *testing.T) {
+		local := corev1.ServiceInternalTrafficPolicyLocal
+		itp := w.service(t, "itp", "web", func(svc *corev1.Service) { svc.Spec.InternalTrafficPolicy = &local })
+		s.createPods(t, podSpec(w.ns, "client2", "node-2", w.work, "sleep", "3600"))
+		url := "http://" + itp.Spec.ClusterIP + "/"
+		// node-2 has the endpoints: its pod is served by one of them.
+		if out := eventuallyOK(t, "node-2 pod -> ITP=Local service", func() (string, error) { return w.get("client2", "", url) }); !strings.Contains(out, "web-") {
+			t.Errorf("node-2 pod got %q", out)
+		}
+		// node-1 has none: its pod is refused, not sent to node-2.
+		waitFor(t, 20*time.Second, func() bool {
+			_, err := w.get("client", "", url)
+			return err != nil
+		}, func() string { return "node-1's pod still reaches the ITP=Local service" })
+		if out, _ := w.get("client", "", url); !strings.Contains(out, "Couldn't connect") {
+			t.Errorf("node-1 pod: %q, want a refused connection", out)
+		}
+	})
 	t.Run("client-ip-affinity", func(t *testing.T) {
 		timeout := int32(10)
 		sticky := w.service(t, "sticky", "web", func(svc *corev1.Service) {

@@ -20,6 +20,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/ovnkube/ovnkube/ovsdb-models/nbdb"
+	"github.com/ovnkube/ovnkube/pkg/config"
 	"github.com/ovnkube/ovnkube/pkg/kube"
 	"github.com/ovnkube/ovnkube/pkg/metrics"
 	"github.com/ovnkube/ovnkube/pkg/reconcile"
@@ -57,7 +58,7 @@ func serviceOf(obj any) (string, bool) {
 
 // OwnerType returns the Service owner type: a Service's load balancers
 // follow from the Service and its EndpointSlices.
-func OwnerType(services corelisters.ServiceLister, sliceIndex cache.Indexer, nodes corelisters.NodeLister, recorder record.EventRecorder, serviceCIDRs []netip.Prefix) reconcile.OwnerType {
+func OwnerType(services corelisters.ServiceLister, sliceIndex cache.Indexer, nodes corelisters.NodeLister, recorder record.EventRecorder, serviceCIDRs []netip.Prefix, nodePorts config.PortRange) reconcile.OwnerType {
 	rep := &reporter{recorder: recorder, last: map[string][]Problem{}}
 	return reconcile.OwnerType{
 		Name:   topology.OwnerTypeService,
@@ -88,7 +89,7 @@ func OwnerType(services corelisters.ServiceLister, sliceIndex cache.Indexer, nod
 			if err != nil {
 				return nil, err
 			}
-			in := Input{Service: svc, ServiceCIDRs: serviceCIDRs}
+			in := Input{Service: svc, ServiceCIDRs: serviceCIDRs, NodePortRange: nodePorts}
 			for _, o := range objs {
 				in.Slices = append(in.Slices, o.(*discoveryv1.EndpointSlice))
 			}
@@ -106,10 +107,11 @@ func OwnerType(services corelisters.ServiceLister, sliceIndex cache.Indexer, nod
 }
 
 // needsNodes reports whether a service has per-node load balancers: node
-// ports, or outside IPs under externalTrafficPolicy=Local. Only those
+// ports, outside IPs under externalTrafficPolicy=Local, or cluster IPs
+// under internalTrafficPolicy=Local. Only those
 // services read the nodes, so a ClusterIP service's plan stays O(service).
 func needsNodes(svc *corev1.Service) bool {
-	return svc.Spec.Type == corev1.ServiceTypeNodePort || svc.Spec.Type == corev1.ServiceTypeLoadBalancer
+	return svc.Spec.Type == corev1.ServiceTypeNodePort || svc.Spec.Type == corev1.ServiceTypeLoadBalancer || InternalLocal(svc)
 }
 
 // gatewayNodes lists the nodes whose gateway router can exist (chassis,

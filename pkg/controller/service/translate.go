@@ -13,6 +13,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 
 	"github.com/ovnkube/ovnkube/ovsdb-models/nbdb"
+	"github.com/ovnkube/ovnkube/pkg/config"
 	"github.com/ovnkube/ovnkube/pkg/reconcile"
 	"github.com/ovnkube/ovnkube/pkg/topology"
 )
@@ -25,6 +26,9 @@ type Input struct {
 	// Nodes with a gateway router, for node ports and the traffic
 	// policies; sorted by name.
 	Nodes []Node
+	// NodePortRange is --nodeport-range; node ports outside it are
+	// reported and left out. The zero range checks nothing.
+	NodePortRange config.PortRange
 }
 
 // Node is what a node contributes to services: its name (its switch and
@@ -52,6 +56,7 @@ const (
 	ReasonIngressWrongFamily = "load-balancer-ingress-wrong-family"
 	ReasonBadEndpointIP      = "bad-endpoint-ip"
 	ReasonUnknownSlicePort   = "endpointslice-unknown-port"
+	ReasonNodePortOutside    = "node-port-outside-range"
 )
 
 // defaultAffinityTimeout is Kubernetes' default ClientIP affinity, 3 hours.
@@ -77,6 +82,9 @@ func LoadBalancerName(key string, proto corev1.Protocol, scope string) string {
 // endpoints, without source NAT (the backend sees the client), and a node
 // without a local endpoint has no such vip, so it does not answer.
 //
+// With internalTrafficPolicy=Local the cluster IPs leave the cluster-wide
+// load balancer and go on each node's, with only that node's endpoints.
+//
 // A vip is "ip:port"; its backends are the ready endpoints of that port
 // and family or, when none is ready, the serving and terminating ones. A
 // cluster-wide vip without backends stays: options:reject=true makes OVN
@@ -96,14 +104,22 @@ func Rows(in Input) ([]reconcile.Row, []Problem) {
 	backends := newEndpointIndex(svc, in.Slices, report)
 	etpLocal := svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal &&
 		(svc.Spec.Type == corev1.ServiceTypeNodePort || svc.Spec.Type == corev1.ServiceTypeLoadBalancer)
+	itpLocal := InternalLocal(svc)
 
 	lbs := newLBSet(key, svc)
 	for _, sp := range svc.Spec.Ports {
 		proto := cmp.Or(sp.Protocol, corev1.ProtocolTCP)
+		if sp.NodePort != 0 && in.NodePortRange != (config.PortRange{}) && !in.NodePortRange.Contains(sp.NodePort) {
+			report(ReasonNodePortOutside, "node port %d of port %q is outside --nodeport-range %s", sp.NodePort, sp.Name, in.NodePortRange)
+			sp.NodePort = 0
+		}
 		cluster := lbs.get(proto, "cluster", []reconcile.Ref{withColumn(topology.LBGroupRef(topology.ClusterLBGroup), "load_balancer")}, false)
-		frontends := clusterIPs
+		var frontends []netip.Addr
+		if !itpLocal {
+			frontends = append(frontends, clusterIPs...)
+		}
 		if !etpLocal {
-			frontends = append(slices.Clone(clusterIPs), outsideIPs...)
+			frontends = append(frontends, outsideIPs...)
 		}
 		for _, ip := range frontends {
 			cluster.vips[hostPort(ip, sp.Port)] = join(backends.of(sp, ip.Is6(), ""))
@@ -127,10 +143,15 @@ func Rows(in Input) ([]reconcile.Row, []Problem) {
 					fes = append(fes, frontend{ip, sp.Port})
 				}
 			}
-			if len(fes) == 0 {
-				continue
-			}
 			router, sw := map[string]string{}, map[string]string{}
+			if itpLocal {
+				// Cluster IPs reach only the node's own endpoints, from its
+				// pods (switch) and from its host (router) alike.
+				for _, ip := range clusterIPs {
+					local := join(backends.of(sp, ip.Is6(), n.Name))
+					sw[hostPort(ip, sp.Port)], router[hostPort(ip, sp.Port)] = local, local
+				}
+			}
 			for _, fe := range fes {
 				all := join(backends.of(sp, fe.ip.Is6(), ""))
 				sw[hostPort(fe.ip, fe.port)] = all
@@ -144,6 +165,11 @@ func Rows(in Input) ([]reconcile.Row, []Problem) {
 		}
 	}
 	return lbs.rows(), problems
+}
+
+// InternalLocal reports internalTrafficPolicy=Local.
+func InternalLocal(svc *corev1.Service) bool {
+	return svc.Spec.InternalTrafficPolicy != nil && *svc.Spec.InternalTrafficPolicy == corev1.ServiceInternalTrafficPolicyLocal
 }
 
 // lbSet collects a service's load balancers by name, in a stable order.

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/ovnkube/ovnkube/ovsdb-models/nbdb"
+	"github.com/ovnkube/ovnkube/pkg/config"
 	"github.com/ovnkube/ovnkube/pkg/topology"
 )
 
@@ -185,6 +186,32 @@ func TestRows(t *testing.T) {
 			"Service_ns/web_TCP_node_router+switch_n2": {"Logical_Router:GR_n2.load_balancer", "Logical_Switch:n2.load_balancer"},
 		},
 	}, {
+		name: "internalTrafficPolicy=Local: each node's cluster IP reaches its own endpoints only",
+		svc: svc(func(s *corev1.Service) {
+			local := corev1.ServiceInternalTrafficPolicyLocal
+			s.Spec.InternalTrafficPolicy = &local
+		}),
+		slices: []*discoveryv1.EndpointSlice{slice("web-1", v4, "http", 8080, tcp, ep{addr: "10.244.1.5", node: "n2"})},
+		nodes:  twoNodes,
+		want: map[string]map[string]string{
+			"Service_ns/web_TCP_node_router+switch_n1": {"10.96.0.10:80": ""},
+			"Service_ns/web_TCP_node_router+switch_n2": {"10.96.0.10:80": "10.244.1.5:8080"},
+		},
+		parents: map[string][]string{
+			"Service_ns/web_TCP_node_router+switch_n1": {"Logical_Router:GR_n1.load_balancer", "Logical_Switch:n1.load_balancer"},
+			"Service_ns/web_TCP_node_router+switch_n2": {"Logical_Router:GR_n2.load_balancer", "Logical_Switch:n2.load_balancer"},
+		},
+	}, {
+		name: "a node port outside --nodeport-range is reported and not programmed",
+		svc: svc(func(s *corev1.Service) {
+			s.Spec.Type = corev1.ServiceTypeNodePort
+			s.Spec.Ports[0].NodePort = 40080
+		}),
+		slices:   []*discoveryv1.EndpointSlice{slice("web-1", v4, "http", 8080, tcp, ep{addr: "10.244.1.5", node: "n2"})},
+		nodes:    twoNodes,
+		want:     map[string]map[string]string{"Service_ns/web_TCP_cluster": {"10.96.0.10:80": "10.244.1.5:8080"}},
+		problems: []string{ReasonNodePortOutside},
+	}, {
 		name: "externalTrafficPolicy=Local: only the node with an endpoint answers, without SNAT",
 		svc: svc(func(s *corev1.Service) {
 			s.Spec.Type = corev1.ServiceTypeLoadBalancer
@@ -221,7 +248,7 @@ func TestRows(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rows, problems := Rows(Input{Service: tt.svc, Slices: tt.slices, ServiceCIDRs: cidrs, Nodes: tt.nodes})
+			rows, problems := Rows(Input{Service: tt.svc, Slices: tt.slices, ServiceCIDRs: cidrs, Nodes: tt.nodes, NodePortRange: config.DefaultNodePortRange})
 			got := map[string]map[string]string{}
 			for _, r := range rows {
 				lb := r.Model.(*nbdb.LoadBalancer)
