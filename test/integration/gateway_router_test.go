@@ -63,6 +63,15 @@ func TestGatewayRouterLifecycle(t *testing.T) {
 	if got := e.nbctl("lr-policy-list", "ovn_cluster_router"); !strings.Contains(got, `ip4.dst == 172.31.0.1 /* g1 */`) {
 		t.Errorf("policies = %s", got)
 	}
+	// The GR knows the cluster router's join MAC, and the cluster router
+	// routes the GR's join address back to it.
+	if got := e.nbctl("--bare", "--columns=ip,mac", "find", "Static_MAC_Binding", "logical_port=rtoj-GR_g1"); !strings.Contains(got, "100.64.0.1") || !strings.Contains(got, "fd98::1") || !strings.Contains(got, "0a:58:64:40:00:01") {
+		t.Errorf("rtoj-GR_g1 static MAC bindings = %q", got)
+	}
+	g1JoinAddrs, _, _ := kube.ParseJoinAddrs(map[string]string{kube.NodeGatewayRouterLRPIfAddrsAnnotation: join})
+	if got := e.nbctl("lr-route-list", "ovn_cluster_router"); len(g1JoinAddrs) == 0 || !strings.Contains(got, g1JoinAddrs[0].Addr().String()) {
+		t.Errorf("ovn_cluster_router routes lack g1's join address:\n%s", got)
+	}
 
 	if err := e.client.CoreV1().Nodes().Delete(t.Context(), "g1", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -97,5 +106,8 @@ func TestGatewayRouterLifecycle(t *testing.T) {
 	}
 	if e.get("Logical_Router", "GR_g2", "name") == "" {
 		t.Error("GR_g2 went with g1")
+	}
+	if got := e.nbctl("--bare", "--columns=logical_port", "find", "Static_MAC_Binding"); strings.Contains(got, "rtoj-GR_g1") || !strings.Contains(got, "rtoj-GR_g2") {
+		t.Errorf("static MAC bindings after deleting g1: %q", got)
 	}
 }
