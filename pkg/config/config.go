@@ -82,6 +82,12 @@ type Config struct {
 	// most one per family.
 	MasqueradeSubnets []netip.Prefix
 
+	// LBGroups puts cluster-wide load balancers in load-balancer groups
+	// (--lb-groups, default true). false attaches them to every node switch
+	// and gateway router instead, as OVN-Kubernetes did before groups: for
+	// comparison benchmarks only.
+	LBGroups bool
+
 	// NodePortRange is the range of Service node ports (--nodeport-range),
 	// which must equal the API server's --service-node-port-range.
 	NodePortRange PortRange
@@ -114,6 +120,7 @@ func Defaults() *Config {
 		TransitSubnets:    mustPrefixes("100.88.0.0/16", "fd97::/64"),
 		MasqueradeSubnets: mustPrefixes("169.254.169.0/29", "fd69::/125"),
 		NodePortRange:     DefaultNodePortRange,
+		LBGroups:          true,
 		MetricsAddress:    DefaultMetricsAddress,
 	}
 }

@@ -26,6 +26,7 @@ const (
 	flagTransitSubnets    = "transit-subnets"
 	flagMasqueradeSubnets = "masquerade-subnets"
 	flagNodePortRange     = "nodeport-range"
+	flagLBGroups          = "lb-groups"
 	flagMetricsAddress    = "metrics-address"
 	flagNodeName          = "node-name"
 	flagConfig            = "config"
@@ -137,6 +138,11 @@ var options = []option{
 		name:  flagNodePortRange,
 		usage: "Range of Service node ports, FIRST-LAST. Must equal the API server's --service-node-port-range; node ports outside it are reported and not programmed.",
 		bind:  func(c *Config) pflag.Value { return &c.NodePortRange },
+	},
+	{
+		name:  flagLBGroups,
+		usage: "Put cluster-wide service load balancers in the load-balancer groups every node switch and gateway router references (one row per service whatever the node count). false attaches each to every node instead; for comparison only.",
+		bind:  func(c *Config) pflag.Value { return (*boolValue)(&c.LBGroups) },
 	},
 	{
 		name:  flagMasqueradeSubnets,

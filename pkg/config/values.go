@@ -30,6 +30,20 @@ func (v *float32Value) Set(s string) error {
 func (v *float32Value) String() string { return strconv.FormatFloat(float64(*v), 'g', -1, 32) }
 func (v *float32Value) Type() string   { return "float32" }
 
+type boolValue bool
+
+func (v *boolValue) Set(s string) error {
+	b, err := strconv.ParseBool(strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf("%q is not true or false", s)
+	}
+	*v = boolValue(b)
+	return nil
+}
+func (v *boolValue) String() string   { return strconv.FormatBool(bool(*v)) }
+func (v *boolValue) Type() string     { return "bool" }
+func (v *boolValue) IsBoolFlag() bool { return true }
+
 type intValue int
 
 func (v *intValue) Set(s string) error {

@@ -98,7 +98,7 @@ func Run(ctx context.Context, cfg *config.Config) error {
 		cluster.OwnerType(cfg),
 		node.OwnerType(nodes.Lister(), recorder, clusterForGateways(cfg), subnets.Release),
 		pod.OwnerType(pods.Lister(), recorder, podIPAM.Release),
-		service.OwnerType(services.Lister(), endpointSlices.Informer().GetIndexer(), nodes.Lister(), recorder, cfg.ServiceCIDRs, cfg.NodePortRange),
+		service.OwnerType(services.Lister(), endpointSlices.Informer().GetIndexer(), nodes.Lister(), recorder, cfg),
 	}
 	tables := reconcile.Tables(types...)
 	nbModel, err := nbdb.FullDatabaseModel()
@@ -133,7 +133,7 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	if _, err := nodes.Informer().AddEventHandler(pod.NodeHandlers(podIPAM, r)); err != nil {
 		return err
 	}
-	if _, err := nodes.Informer().AddEventHandler(service.NodeHandlers(services.Lister(), r)); err != nil {
+	if _, err := nodes.Informer().AddEventHandler(service.NodeHandlers(services.Lister(), r, cfg.LBGroups)); err != nil {
 		return err
 	}
 

@@ -77,7 +77,7 @@ func tableCounts(groups ...[]ownedRow) map[string]int {
 // parents of their own transaction by the parent's insert, and into rows
 // committed earlier (ovn_cluster_router, join) by one mutation per parent
 // column and transaction. It is the cost of the NB writes alone.
-func floor(addr string, nodes []corev1.Node) (time.Duration, int, int, error) {
+func floor(addr string, nodes []corev1.Node, extra ...ownedRow) (time.Duration, int, int, error) {
 	clusterRows, nodeRows, err := desiredTopology(nodes)
 	if err != nil {
 		return 0, 0, 0, err
@@ -100,7 +100,18 @@ func floor(addr string, nodes []corev1.Node) (time.Duration, int, int, error) {
 	}
 	var batch [][]ownedRow
 	size := 0
-	for _, g := range nodeRows {
+	// Other owners' rows (services) after the nodes they may link into,
+	// one owner per group.
+	groups := nodeRows
+	for i := 0; i < len(extra); {
+		j := i + 1
+		for j < len(extra) && extra[j].owner == extra[i].owner {
+			j++
+		}
+		groups = append(groups, extra[i:j])
+		i = j
+	}
+	for _, g := range groups {
 		if size+len(g) > 5000-50 && len(batch) > 0 {
 			if err := b.commitGroups(batch); err != nil {
 				return 0, 0, 0, err
@@ -152,7 +163,9 @@ func (b *floorBuilder) commitGroups(groups [][]ownedRow) error {
 		for _, r := range g {
 			k := rowKey{r.owner, tableOf(r.row.Model), r.row.ID}
 			setField(r.row.Model, "_uuid", named[k])
-			setField(r.row.Model, "external_ids", reconcile.OwnedExternalIDs(reconcile.DefaultController, r.owner, &r.row, externalIDs(r.row.Model)))
+			if hasField(r.row.Model, "external_ids") { // keyed tables (groups, MAC bindings) have none
+				setField(r.row.Model, "external_ids", reconcile.OwnedExternalIDs(reconcile.DefaultController, r.owner, &r.row, externalIDs(r.row.Model)))
+			}
 			for _, p := range r.row.Parents {
 				pk := rowKey{p.Owner, p.Table, p.ID}
 				col := p.Column
@@ -265,6 +278,16 @@ func field(m model.Model, column string) reflect.Value {
 	panic(fmt.Sprintf("%T has no column %s", m, column))
 }
 
+func hasField(m model.Model, column string) bool {
+	t := reflect.TypeOf(m).Elem()
+	for i := 0; i < t.NumField(); i++ {
+		if t.Field(i).Tag.Get("ovsdb") == column {
+			return true
+		}
+	}
+	return false
+}
+
 func setField(m model.Model, column string, value any) {
 	field(m, column).Set(reflect.ValueOf(value))
 }
@@ -289,4 +312,5 @@ func externalIDs(m model.Model) map[string]string {
 // topologyTables are the tables the master monitors for nodes and pods.
 var topologyTables = []string{nbdb.LogicalRouterTable, nbdb.LogicalRouterPortTable,
 	nbdb.LogicalSwitchTable, nbdb.LogicalSwitchPortTable, nbdb.GatewayChassisTable,
-	nbdb.LogicalRouterStaticRouteTable, nbdb.LogicalRouterPolicyTable, nbdb.NATTable}
+	nbdb.LogicalRouterStaticRouteTable, nbdb.LogicalRouterPolicyTable, nbdb.NATTable,
+	nbdb.StaticMACBindingTable, nbdb.LoadBalancerTable, nbdb.LoadBalancerGroupTable}

@@ -46,9 +46,26 @@ func main() {
 	churn := flag.Int("pods", 1000, "pods of the pod churn scenario (0: skip)")
 	rate := flag.Int("pod-rate", 100, "pod creations (and deletions) per second in the churn scenario")
 	restartPods := flag.Int("restart-pods", 5000, "pods in the cluster for the master restart measurement")
+	nServices := flag.Int("services", 2000, "services of the service scenario, run with and without load-balancer groups (0: skip)")
+	svcEndpoints := flag.Int("service-endpoints", 10, "endpoints per service")
+	svcNodes := flag.Int("service-nodes", 100, "nodes of the service scenario")
+	svcChurn := flag.Int("service-churn", 500, "endpoint changes of the churn phase")
+	svcRate := flag.Int("service-rate", 50, "endpoint changes per second")
 	flag.Parse()
 	if *sizes != "" {
 		runNodes(*sizes)
+	}
+	if *nServices > 0 {
+		var results []serviceResult
+		for _, groups := range []bool{true, false} {
+			r, err := runServices(*nServices, *svcEndpoints, *svcNodes, *svcChurn, *svcRate, groups)
+			if err != nil {
+				fail(fmt.Errorf("services (lb groups %v): %w", groups, err))
+			}
+			results = append(results, r)
+			fmt.Fprintf(os.Stderr, "done: services, lb groups %v\n", groups)
+		}
+		printServices(results)
 	}
 	if *churn > 0 {
 		r, err := runPods(*churn, *rate, *restartPods)
@@ -432,7 +449,7 @@ func startEnv(clusterSubnets string) (*env, error) {
 	}
 	e.opts = sandbox.MasterOptions{
 		Kubeconfig: e.kube.Kubeconfig, NBAddress: e.ovn.NBAddress, SBAddress: e.ovn.SBAddress,
-		ClusterSubnets: clusterSubnets, ServiceCIDRs: "172.30.0.0/16",
+		ClusterSubnets: clusterSubnets, ServiceCIDRs: sandbox.DefaultServiceCIDR, // the API server's range
 		ExtraArgs: []string{"--kube-api-qps", "1000", "--kube-api-burst", "2000"},
 	}
 	return e, nil

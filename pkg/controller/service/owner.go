@@ -58,7 +58,7 @@ func serviceOf(obj any) (string, bool) {
 
 // OwnerType returns the Service owner type: a Service's load balancers
 // follow from the Service and its EndpointSlices.
-func OwnerType(services corelisters.ServiceLister, sliceIndex cache.Indexer, nodes corelisters.NodeLister, recorder record.EventRecorder, serviceCIDRs []netip.Prefix, nodePorts config.PortRange) reconcile.OwnerType {
+func OwnerType(services corelisters.ServiceLister, sliceIndex cache.Indexer, nodes corelisters.NodeLister, recorder record.EventRecorder, cfg *config.Config) reconcile.OwnerType {
 	rep := &reporter{recorder: recorder, last: map[string][]Problem{}}
 	return reconcile.OwnerType{
 		Name:   topology.OwnerTypeService,
@@ -89,11 +89,11 @@ func OwnerType(services corelisters.ServiceLister, sliceIndex cache.Indexer, nod
 			if err != nil {
 				return nil, err
 			}
-			in := Input{Service: svc, ServiceCIDRs: serviceCIDRs, NodePortRange: nodePorts}
+			in := Input{Service: svc, ServiceCIDRs: cfg.ServiceCIDRs, NodePortRange: cfg.NodePortRange, NoLBGroups: !cfg.LBGroups}
 			for _, o := range objs {
 				in.Slices = append(in.Slices, o.(*discoveryv1.EndpointSlice))
 			}
-			if needsNodes(svc) {
+			if needsNodes(svc) || in.NoLBGroups {
 				if in.Nodes, err = gatewayNodes(nodes); err != nil {
 					return nil, err
 				}
@@ -155,14 +155,14 @@ func gatewayIPs(n *corev1.Node) ([]netip.Addr, bool) {
 
 // NodeHandlers requeues the services with per-node load balancers when a
 // node's gateway appears, changes or goes.
-func NodeHandlers(services corelisters.ServiceLister, rec *reconcile.Reconciler) cache.ResourceEventHandler {
+func NodeHandlers(services corelisters.ServiceLister, rec *reconcile.Reconciler, lbGroups bool) cache.ResourceEventHandler {
 	requeue := func() {
 		all, err := services.List(labels.Everything())
 		if err != nil {
 			return
 		}
 		for _, s := range all {
-			if needsNodes(s) {
+			if needsNodes(s) || !lbGroups {
 				rec.Enqueue(topology.ServiceOwner(s.Namespace + "/" + s.Name))
 			}
 		}

@@ -29,6 +29,10 @@ type Input struct {
 	// NodePortRange is --nodeport-range; node ports outside it are
 	// reported and left out. The zero range checks nothing.
 	NodePortRange config.PortRange
+	// NoLBGroups attaches the cluster-wide load balancers to every node's
+	// switch and gateway router instead of clusterLBGroup (--lb-groups=false,
+	// for comparison): Nodes must then list every node.
+	NoLBGroups bool
 }
 
 // Node is what a node contributes to services: its name (its switch and
@@ -113,7 +117,7 @@ func Rows(in Input) ([]reconcile.Row, []Problem) {
 			report(ReasonNodePortOutside, "node port %d of port %q is outside --nodeport-range %s", sp.NodePort, sp.Name, in.NodePortRange)
 			sp.NodePort = 0
 		}
-		cluster := lbs.get(proto, "cluster", []reconcile.Ref{withColumn(topology.LBGroupRef(topology.ClusterLBGroup), "load_balancer")}, false)
+		cluster := lbs.get(proto, "cluster", clusterParents(in), false)
 		var frontends []netip.Addr
 		if !itpLocal {
 			frontends = append(frontends, clusterIPs...)
@@ -165,6 +169,20 @@ func Rows(in Input) ([]reconcile.Row, []Problem) {
 		}
 	}
 	return lbs.rows(), problems
+}
+
+// clusterParents are where a cluster-wide load balancer is linked:
+// clusterLBGroup, or every node's switch and gateway router without groups.
+func clusterParents(in Input) []reconcile.Ref {
+	if !in.NoLBGroups {
+		return []reconcile.Ref{withColumn(topology.LBGroupRef(topology.ClusterLBGroup), "load_balancer")}
+	}
+	var refs []reconcile.Ref
+	for _, n := range in.Nodes {
+		refs = append(refs, withColumn(topology.NodeSwitchRef(n.Name), "load_balancer"),
+			reconcile.Ref{Owner: topology.NodeOwner(n.Name), Table: nbdb.LogicalRouterTable, ID: topology.GatewayRouter(n.Name), Column: "load_balancer"})
+	}
+	return refs
 }
 
 // InternalLocal reports internalTrafficPolicy=Local.
