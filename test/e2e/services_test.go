@@ -361,7 +361,8 @@ func TestServices(t *testing.T) {
 }
 
 // TestDualStackServices: a dual-stack ClusterIP answers over IPv6 too, TCP
-// and UDP, from a pod on another node than the backends.
+// and UDP, from a pod on another node than the backends and from that
+// node's host.
 func TestDualStackServices(t *testing.T) {
 	s := dualStack(t)
 	w := newServiceWorld(t, s, "svc-ds")
@@ -384,6 +385,10 @@ func TestDualStackServices(t *testing.T) {
 		}
 		if out := eventuallyOK(t, "client -> "+ip+" UDP", func() (string, error) { return w.udp("client", udp) }); !strings.HasPrefix(out, "web-") {
 			t.Errorf("%s UDP answered %q", ip, out)
+		}
+		// The host of node-1 through its gateway router, over each family.
+		if out := eventuallyOK(t, "node-1 host -> "+ip, func() (string, error) { return w.get("", "node-1", "http://"+host+"/") }); !strings.Contains(out, "web-") {
+			t.Errorf("node-1 host -> %s answered %q", ip, out)
 		}
 	}
 }
