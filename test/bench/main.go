@@ -13,7 +13,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -201,18 +200,13 @@ func runSize(n int) (result, error) {
 	}
 
 	// Floor: the same rows straight with libovsdb into a fresh NB.
-	floorOVN, err := sandbox.StartOVN(dir + "/floor")
-	if err != nil {
-		return res, err
-	}
-	defer floorOVN.Stop()
 	// The cold start runs with the benchmark's monitor on its NB: so does
 	// the floor, so ovsdb-server feeds two monitors in both.
-	fw, err := newNBWatch(floorOVN.NBAddress)
+	floorOVN, _, stopFloor, err := watchedOVN(dir + "/floor")
 	if err != nil {
 		return res, err
 	}
-	defer fw.close()
+	defer stopFloor()
 	nodes, err := listNodes(client)
 	if err != nil {
 		return res, err
@@ -225,31 +219,11 @@ func nodeName(i int) string { return fmt.Sprintf("node-%04d", i) }
 
 // createNodes creates n Nodes from 32 goroutines, as fast as the API allows.
 func createNodes(c kubernetes.Interface, n int) error {
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	work := make(chan int)
-	for w := 0; w < 32; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range work {
-				node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{
-					Name:        nodeName(i),
-					Annotations: agentAnnotations(i),
-				}}
-				if _, err := c.CoreV1().Nodes().Create(context.Background(), node, metav1.CreateOptions{}); err != nil {
-					errs <- err
-				}
-			}
-		}()
-	}
-	for i := 0; i < n; i++ {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	close(errs)
-	return <-errs
+	return parallel(n, 32, func(i int) error {
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: nodeName(i), Annotations: agentAnnotations(i)}}
+		_, err := c.CoreV1().Nodes().Create(context.Background(), node, metav1.CreateOptions{})
+		return err
+	})
 }
 
 // agentAnnotations are what node i's agent publishes: its chassis id and

@@ -35,6 +35,20 @@ func newNBWatch(addr string) (*nbWatch, error) {
 
 func (w *nbWatch) close() { w.c.Close() }
 
+// watchedOVN starts a new, empty OVN in dir with the benchmark's monitor on
+// its NB: every measured NB (the master's, the cold start's, the floor's)
+// feeds one such monitor besides its writer. stop stops both.
+func watchedOVN(dir string) (ovn *sandbox.OVN, w *nbWatch, stop func(), err error) {
+	if ovn, err = sandbox.StartOVN(dir); err != nil {
+		return nil, nil, nil, err
+	}
+	if w, err = newNBWatch(ovn.NBAddress); err != nil {
+		ovn.Stop()
+		return nil, nil, nil, err
+	}
+	return ovn, w, func() { w.close(); ovn.Stop() }, nil
+}
+
 // waitRows waits until every table holds the expected number of rows.
 func (w *nbWatch) waitRows(want map[string]int, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)

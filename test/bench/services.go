@@ -168,16 +168,11 @@ func runServices(nServices, endpoints, nodes, churn, rate int, groups bool) (ser
 	}
 
 	// Cold NB: the cluster exists, the NB is new and empty.
-	coldOVN, err := sandbox.StartOVN(env.dir + "/cold")
+	coldOVN, cw, stopCold, err := watchedOVN(env.dir + "/cold")
 	if err != nil {
 		return res, err
 	}
-	defer coldOVN.Stop()
-	cw, err := newNBWatch(coldOVN.NBAddress)
-	if err != nil {
-		return res, err
-	}
-	defer cw.close()
+	defer stopCold()
 	coldOpts := env.opts
 	coldOpts.NBAddress, coldOpts.SBAddress = coldOVN.NBAddress, coldOVN.SBAddress
 	t0 := time.Now()
@@ -201,16 +196,11 @@ func runServices(nServices, endpoints, nodes, churn, rate int, groups bool) (ser
 	cm.Stop()
 
 	// Floor: the same rows straight with libovsdb into a fresh NB.
-	floorOVN, err := sandbox.StartOVN(env.dir + "/floor")
+	floorOVN, _, stopFloor, err := watchedOVN(env.dir + "/floor")
 	if err != nil {
 		return res, err
 	}
-	defer floorOVN.Stop()
-	fw, err := newNBWatch(floorOVN.NBAddress)
-	if err != nil {
-		return res, err
-	}
-	defer fw.close()
+	defer stopFloor()
 	extra, err := serviceRows(env.client, nodesBefore, !groups)
 	if err != nil {
 		return res, err

@@ -179,8 +179,15 @@ func (e *env) metric(name string, labels map[string]string) float64 {
 // warningEvents lists the reasons of Warning Events on a node.
 func (e *env) warningEvents(node string) []string {
 	e.t.Helper()
-	evs, err := e.client.CoreV1().Events("default").List(context.Background(), metav1.ListOptions{
-		FieldSelector: "involvedObject.kind=Node,involvedObject.name=" + node,
+	return e.warningsOn("Node", "default", node)
+}
+
+// warningsOn lists "Reason: message" of the Warning Events on an object of
+// kind (Events of cluster-scoped objects live in "default").
+func (e *env) warningsOn(kind, ns, name string) []string {
+	e.t.Helper()
+	evs, err := e.client.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{
+		FieldSelector: "involvedObject.kind=" + kind + ",involvedObject.name=" + name,
 	})
 	if err != nil {
 		e.t.Fatal(err)

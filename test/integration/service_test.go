@@ -122,12 +122,12 @@ func TestServiceLoadBalancers(t *testing.T) {
 		if e.metric("ovnkube_invalid_objects_total", map[string]string{"kind": "Service", "reason": "endpointslice-unknown-port"}) < 1 {
 			return "no invalid_objects_total{kind=Service,reason=endpointslice-unknown-port}"
 		}
-		for _, ev := range e.serviceWarnings(ns, "web") {
+		for _, ev := range e.warningsOn("Service", ns, "web") {
 			if strings.Contains(ev, "InvalidServiceInput") && strings.Contains(ev, `"metrics"`) {
 				return ""
 			}
 		}
-		return fmt.Sprintf("no InvalidServiceInput event: %v", e.serviceWarnings(ns, "web"))
+		return fmt.Sprintf("no InvalidServiceInput event: %v", e.warningsOn("Service", ns, "web"))
 	})
 	e.waitIdle()
 
@@ -156,24 +156,6 @@ func TestServiceLoadBalancers(t *testing.T) {
 	if got := e.get("Load_Balancer_Group", "clusterLBGroup", "load_balancer"); strings.Contains(got, "-") && !e.groupOnlyHoldsOthers(got) {
 		t.Errorf("clusterLBGroup still lists deleted load balancers: %s", got)
 	}
-}
-
-// serviceWarnings lists "Reason: message" of the Warning Events on a Service.
-func (e *env) serviceWarnings(ns, name string) []string {
-	e.t.Helper()
-	evs, err := e.client.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{
-		FieldSelector: "involvedObject.kind=Service,involvedObject.name=" + name,
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	var out []string
-	for _, ev := range evs.Items {
-		if ev.Type == corev1.EventTypeWarning {
-			out = append(out, ev.Reason+": "+ev.Message)
-		}
-	}
-	return out
 }
 
 // groupOnlyHoldsOthers reports whether every member uuid of a group is a
