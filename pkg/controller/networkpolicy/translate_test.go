@@ -64,8 +64,10 @@ func TestRows(t *testing.T) {
 		ingress, egress bool
 		reason          string // an invalid policy
 	}{{
-		name:    "deny all ingress: the port group, no rule",
-		spec:    func(s *networkingv1.NetworkPolicySpec) { s.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress} },
+		name: "deny all ingress: the port group, no rule",
+		spec: func(s *networkingv1.NetworkPolicySpec) {
+			s.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}
+		},
 		ingress: true, acls: map[string]string{},
 	}, {
 		name: "pods of the namespace by label, on one port",
