@@ -10,6 +10,7 @@ import (
 
 	ovsdbcache "github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/model"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
@@ -17,7 +18,9 @@ import (
 	"github.com/ovnkube/ovnkube/ovsdb-models/nbdb"
 	"github.com/ovnkube/ovnkube/pkg/allocator"
 	"github.com/ovnkube/ovnkube/pkg/config"
+	"github.com/ovnkube/ovnkube/pkg/controller"
 	"github.com/ovnkube/ovnkube/pkg/controller/cluster"
+	"github.com/ovnkube/ovnkube/pkg/controller/networkpolicy"
 	"github.com/ovnkube/ovnkube/pkg/controller/node"
 	"github.com/ovnkube/ovnkube/pkg/controller/pod"
 	"github.com/ovnkube/ovnkube/pkg/controller/service"
@@ -52,6 +55,11 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	if err := pods.Informer().AddIndexers(pod.NodeIndexers); err != nil {
 		return err
 	}
+	namespaces := factory.Core().V1().Namespaces()
+	policies := factory.Networking().V1().NetworkPolicies()
+	if err := policies.Informer().AddIndexers(networkpolicy.PolicyIndexers); err != nil {
+		return err
+	}
 	services := factory.Core().V1().Services()
 	endpointSlices := factory.Discovery().V1().EndpointSlices()
 	if err := endpointSlices.Informer().AddIndexers(service.SliceIndexers); err != nil {
@@ -62,6 +70,7 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	// later get every existing object replayed.
 	nodes.Informer()
 	services.Informer()
+	namespaces.Informer()
 	factory.Start(ctx.Done())
 
 	// The reconciler needs the connected client and the client needs the
@@ -93,12 +102,26 @@ func Run(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	podIPAM := pod.NewIPAMController(kc, pods.Informer(), nodes.Lister(), recorder)
+	selectors := controller.NewSelectorIndex(func(ns string) (labels.Set, bool) {
+		n, err := namespaces.Lister().Get(ns)
+		if err != nil {
+			return nil, false
+		}
+		return n.Labels, true
+	})
+	np := networkpolicy.Sources{
+		Policies: policies.Lister(), PolicyIdx: policies.Informer().GetIndexer(), Pods: pods.Lister(),
+		Namespaces: namespaces.Lister(), Selectors: selectors, Recorder: recorder,
+		IPv4: cfg.IPv4(), IPv6: cfg.IPv6(),
+	}
 	// The owner types decide which NB tables are monitored and managed.
 	types := []reconcile.OwnerType{
 		cluster.OwnerType(cfg),
 		node.OwnerType(nodes.Lister(), recorder, clusterForGateways(cfg), subnets.Release),
 		pod.OwnerType(pods.Lister(), recorder, podIPAM.Release),
 		service.OwnerType(services.Lister(), endpointSlices.Informer().GetIndexer(), nodes.Lister(), recorder, cfg),
+		np.AddressSetType().OwnerType(),
+		np.PolicyType(),
 	}
 	tables := reconcile.Tables(types...)
 	nbModel, err := nbdb.FullDatabaseModel()
@@ -120,6 +143,15 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	h := r.CacheHandler()
 	handler.Store(&h)
 	serviceHandlers, sliceHandlers := service.Handlers(r)
+	policyHandlers, podPolicyHandlers, namespaceHandlers := np.Handlers(r)
+	for _, h := range []struct {
+		informer cache.SharedIndexInformer
+		handler  cache.ResourceEventHandler
+	}{{policies.Informer(), policyHandlers}, {pods.Informer(), podPolicyHandlers}, {namespaces.Informer(), namespaceHandlers}} {
+		if _, err := h.informer.AddEventHandler(h.handler); err != nil {
+			return err
+		}
+	}
 	for informer, handler := range map[cache.SharedIndexInformer]cache.ResourceEventHandler{
 		nodes.Informer():          node.Handlers(subnets, r),
 		pods.Informer():           pod.Handlers(podIPAM, r),

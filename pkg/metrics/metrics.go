@@ -115,6 +115,16 @@ var (
 		Buckets:   prometheus.ExponentialBuckets(0.0005, 2, 17), // 0.5 ms .. 33 s
 	})
 
+	// NetworkPolicyProgrammingLatency: from a NetworkPolicy, pod or
+	// namespace change seen to the policy's ACLs or the address-set
+	// elements committed in the NB.
+	NetworkPolicyProgrammingLatency = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: namespace,
+		Name:      "network_policy_programming_latency_seconds",
+		Help:      "Time from a NetworkPolicy, pod or namespace change seen to the policy's ACLs or address-set elements committed in the NB.",
+		Buckets:   prometheus.ExponentialBuckets(0.0005, 2, 17),
+	})
+
 	// Ready is 1 once the first full reconcile after start has committed.
 	Ready = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: namespace,
@@ -129,7 +139,7 @@ func init() {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		ReconcileDuration, ReconcileErrors, NBTransactions, NBOperations, NBTransactionDuration,
 		QueueDepth, PendingOwners, InvalidObjects, SubnetAllocationFailures, PodAddressAllocationFailures, NodeSubnetsAllocated, NodeSubnetsCapacity,
-		ServiceProgrammingLatency, Ready,
+		ServiceProgrammingLatency, NetworkPolicyProgrammingLatency, Ready,
 	)
 	// Export the series tests and dashboards read as 0 from the start, so
 	// "no transaction since start" is a visible 0, not a missing series.

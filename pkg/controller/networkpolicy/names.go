@@ -2,6 +2,7 @@ package networkpolicy
 
 import (
 	"cmp"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -78,6 +79,23 @@ func (k PeerKey) String() string {
 		panic(fmt.Sprintf("marshal peer key: %v", err)) // plain structs always marshal
 	}
 	return string(b)
+}
+
+// ID is the key as an owner name: the canonical form in unpadded
+// base64url, which has no ':' (row ids split on it) and decodes back.
+func (k PeerKey) ID() string { return base64.RawURLEncoding.EncodeToString([]byte(k.String())) }
+
+// ParsePeerKeyID decodes ID.
+func ParsePeerKeyID(id string) (PeerKey, error) {
+	var k PeerKey
+	raw, err := base64.RawURLEncoding.DecodeString(id)
+	if err != nil {
+		return k, fmt.Errorf("peer key id %q: %w", id, err)
+	}
+	if err := json.Unmarshal(raw, &k); err != nil {
+		return k, fmt.Errorf("peer key id %q: %w", id, err)
+	}
+	return k, nil
 }
 
 // AddressSetName is the address set of a peer key's pods of one family:

@@ -1,0 +1,355 @@
+package networkpolicy
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	corelisters "k8s.io/client-go/listers/core/v1"
+	networkinglisters "k8s.io/client-go/listers/networking/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/ovnkube/ovnkube/ovsdb-models/nbdb"
+	"github.com/ovnkube/ovnkube/pkg/controller"
+	"github.com/ovnkube/ovnkube/pkg/kube"
+	"github.com/ovnkube/ovnkube/pkg/metrics"
+	"github.com/ovnkube/ovnkube/pkg/reconcile"
+)
+
+// Owner types: a policy owns its port group and ACLs; an address set of a
+// peer selection is shared by every policy naming that selection.
+const (
+	OwnerTypePolicy     = "NetworkPolicy"
+	OwnerTypeAddressSet = "AddressSet"
+)
+
+// ReasonInvalidPolicy is the Warning Event reason of a rejected policy.
+const ReasonInvalidPolicy = "InvalidNetworkPolicy"
+
+// PeerIndex indexes NetworkPolicies by the peer keys they name.
+const PeerIndex = "peer-keys"
+
+// PolicyIndexers are the indexers the NetworkPolicy informer needs.
+var PolicyIndexers = cache.Indexers{PeerIndex: func(obj any) ([]string, error) {
+	p, ok := obj.(*networkingv1.NetworkPolicy)
+	if !ok {
+		return nil, nil
+	}
+	var keys []string
+	for _, k := range PeerKeys(p) {
+		keys = append(keys, k.ID())
+	}
+	return keys, nil
+}}
+
+// PeerKeys are the selections a policy's rules name (ipBlocks aside),
+// without validating them: an invalid policy's keys simply have a user
+// whose rows are never written.
+func PeerKeys(p *networkingv1.NetworkPolicy) []PeerKey {
+	var peers []networkingv1.NetworkPolicyPeer
+	for _, r := range p.Spec.Ingress {
+		peers = append(peers, r.From...)
+	}
+	for _, r := range p.Spec.Egress {
+		peers = append(peers, r.To...)
+	}
+	seen := map[string]bool{}
+	var out []PeerKey
+	for _, peer := range peers {
+		if peer.IPBlock != nil {
+			continue
+		}
+		k := PeerKey{PodSelector: normalize(peer.PodSelector), NamespaceSelector: normalize(peer.NamespaceSelector)}
+		if peer.NamespaceSelector == nil {
+			k.Namespace = p.Namespace
+		}
+		if s := k.ID(); !seen[s] {
+			seen[s] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// PolicyOwner is the owner of a policy's rows; key is "namespace/name".
+func PolicyOwner(key string) reconcile.Owner {
+	return reconcile.Owner{Type: OwnerTypePolicy, Name: key}
+}
+
+// Sources are the listers and indexes the owner types read.
+type Sources struct {
+	Policies   networkinglisters.NetworkPolicyLister
+	PolicyIdx  cache.Indexer // with PolicyIndexers
+	Pods       corelisters.PodLister
+	Namespaces corelisters.NamespaceLister
+	Selectors  *controller.SelectorIndex
+	Recorder   record.EventRecorder
+	IPv4, IPv6 bool
+}
+
+// AddressSetType is the shared owner type of the peer selections' address sets.
+func (s Sources) AddressSetType() reconcile.Shared {
+	return reconcile.Shared{
+		Name:   OwnerTypeAddressSet,
+		Tables: []string{nbdb.AddressSetTable},
+		Keys: func() ([]string, error) {
+			return s.PolicyIdx.ListIndexFuncValues(PeerIndex), nil
+		},
+		Users: func(key string) (int, error) {
+			users, err := s.PolicyIdx.ByIndex(PeerIndex, key)
+			if len(users) == 0 {
+				s.Selectors.Set(reconcile.Owner{Type: OwnerTypeAddressSet, Name: key}, nil)
+			}
+			return len(users), err
+		},
+		Rows: func(key string) ([]reconcile.Row, error) {
+			k, err := ParsePeerKeyID(key)
+			if err != nil {
+				return nil, nil // not a key of ours: nothing
+			}
+			sel, err := s.selection(k)
+			if err != nil {
+				return nil, nil // the policy naming it is reported invalid
+			}
+			s.Selectors.Set(reconcile.Owner{Type: OwnerTypeAddressSet, Name: key}, []controller.Selection{sel})
+			pods, err := s.selected(sel)
+			if err != nil {
+				return nil, err
+			}
+			var addrs []netip.Addr
+			for _, p := range pods {
+				addrs = append(addrs, p.IPs...)
+			}
+			return AddressSetRows(k, s.IPv4, s.IPv6, addrs), nil
+		},
+	}
+}
+
+// PolicyType is the owner type of the NetworkPolicies themselves.
+func (s Sources) PolicyType() reconcile.OwnerType {
+	return reconcile.OwnerType{
+		Name:   OwnerTypePolicy,
+		Tables: []string{nbdb.PortGroupTable, nbdb.ACLTable},
+		After:  []string{OwnerTypeAddressSet},
+		List: func() ([]string, error) {
+			all, err := s.Policies.List(labels.Everything())
+			if err != nil {
+				return nil, err
+			}
+			keys := make([]string, len(all))
+			for i, p := range all {
+				keys[i] = p.Namespace + "/" + p.Name
+			}
+			return keys, nil
+		},
+		Desired: func(key string) ([]reconcile.Row, error) {
+			ns, name, err := cache.SplitMetaNamespaceKey(key)
+			if err != nil {
+				return nil, nil
+			}
+			owner := PolicyOwner(key)
+			p, ok, err := kube.Found(s.Policies.NetworkPolicies(ns).Get(name))
+			if err != nil || !ok {
+				s.Selectors.Set(owner, nil)
+				return nil, err
+			}
+			podSel, err := metav1.LabelSelectorAsSelector(&p.Spec.PodSelector)
+			if err != nil {
+				return nil, reconcile.Invalid("bad-pod-selector", fmt.Errorf("podSelector: %w", err))
+			}
+			sel := controller.Selection{Namespace: ns, Objects: podSel}
+			s.Selectors.Set(owner, []controller.Selection{sel})
+			selected, err := s.selected(sel)
+			if err != nil {
+				return nil, err
+			}
+			out, err := Rows(Input{
+				Owner: owner, Policy: p, IPv4: s.IPv4, IPv6: s.IPv6, Selected: selected,
+				Peers: func(k PeerKey) []Pod {
+					ps, err := s.selection(k)
+					if err != nil {
+						return nil
+					}
+					pods, _ := s.selected(ps)
+					return pods
+				},
+				Logging: s.logging(ns),
+			})
+			return out.Rows, err
+		},
+		Invalid: func(key string, err *reconcile.InvalidError) {
+			ns, name, _ := cache.SplitMetaNamespaceKey(key)
+			if p, gerr := s.Policies.NetworkPolicies(ns).Get(name); gerr == nil {
+				s.Recorder.Eventf(p, corev1.EventTypeWarning, ReasonInvalidPolicy, "%v; the policy is not applied until it is fixed", err)
+			}
+		},
+		Latency: metrics.NetworkPolicyProgrammingLatency,
+	}
+}
+
+// Handlers routes policy, pod and namespace events to the owners they
+// affect: a policy to itself and to the address sets of its old and new
+// peers (their user counts change); a pod whose labels, addresses or
+// phase change to the policies and address sets selecting it; a
+// namespace whose labels change to the address sets selecting its
+// namespace, and whose logging annotation changes to its policies.
+func (s Sources) Handlers(rec *reconcile.Reconciler) (policies, pods, namespaces cache.ResourceEventHandler) {
+	enqueue := func(owners []reconcile.Owner) {
+		for _, o := range owners {
+			rec.Enqueue(o)
+		}
+	}
+	asOwners := func(p *networkingv1.NetworkPolicy) []reconcile.Owner {
+		var out []reconcile.Owner
+		for _, k := range PeerKeys(p) {
+			out = append(out, reconcile.Owner{Type: OwnerTypeAddressSet, Name: k.ID()})
+		}
+		return out
+	}
+	policyOwners := func(obj metav1.Object) []reconcile.Owner {
+		p, ok := obj.(*networkingv1.NetworkPolicy)
+		if !ok {
+			return nil
+		}
+		return append([]reconcile.Owner{PolicyOwner(p.Namespace + "/" + p.Name)}, asOwners(p)...)
+	}
+	policies = controller.FanOut(enqueue, policyOwners, func(old, cur metav1.Object) bool {
+		return old.GetResourceVersion() != cur.GetResourceVersion()
+	})
+	pods = controller.FanOut(enqueue,
+		func(o metav1.Object) []reconcile.Owner { return s.Selectors.Selecting(o.GetNamespace(), o.GetLabels()) },
+		func(old, cur metav1.Object) bool {
+			op, ok1 := old.(*corev1.Pod)
+			cp, ok2 := cur.(*corev1.Pod)
+			return !ok1 || !ok2 || !labels.Equals(op.Labels, cp.Labels) || op.Status.Phase != cp.Status.Phase ||
+				op.Annotations[kube.PodNetworksAnnotation] != cp.Annotations[kube.PodNetworksAnnotation]
+		})
+	selecting := s.Selectors.NamespaceHandler(enqueue)
+	namespaces = cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { selecting.OnAdd(obj, false) },
+		DeleteFunc: selecting.OnDelete,
+		UpdateFunc: func(oldObj, newObj any) {
+			selecting.OnUpdate(oldObj, newObj)
+			old, ok1 := oldObj.(*corev1.Namespace)
+			cur, ok2 := newObj.(*corev1.Namespace)
+			if ok1 && ok2 && old.Annotations[LoggingAnnotation] != cur.Annotations[LoggingAnnotation] {
+				if ps, err := s.Policies.NetworkPolicies(cur.Name).List(labels.Everything()); err == nil {
+					for _, p := range ps {
+						rec.Enqueue(PolicyOwner(p.Namespace + "/" + p.Name))
+					}
+				}
+			}
+		},
+	}
+	return policies, pods, namespaces
+}
+
+// selection turns a peer key into a selector-index selection.
+func (s Sources) selection(k PeerKey) (controller.Selection, error) {
+	sel := controller.Selection{Namespace: k.Namespace, Objects: labels.Everything()}
+	if k.PodSelector != nil {
+		ps, err := metav1.LabelSelectorAsSelector(k.PodSelector)
+		if err != nil {
+			return sel, err
+		}
+		sel.Objects = ps
+	}
+	if k.NamespaceSelector != nil {
+		ns, err := metav1.LabelSelectorAsSelector(k.NamespaceSelector)
+		if err != nil {
+			return sel, err
+		}
+		sel.Namespaces = ns
+	}
+	return sel, nil
+}
+
+// selected lists the pods of a selection with their addresses (from
+// k8s.ovn.org/pod-networks) and named ports; pods without addresses yet
+// or finished are left out.
+func (s Sources) selected(sel controller.Selection) ([]Pod, error) {
+	namespaces := []string{sel.Namespace}
+	if sel.Namespaces != nil {
+		nss, err := s.Namespaces.List(sel.Namespaces)
+		if err != nil {
+			return nil, err
+		}
+		namespaces = namespaces[:0]
+		for _, ns := range nss {
+			namespaces = append(namespaces, ns.Name)
+		}
+		slices.Sort(namespaces)
+	}
+	var out []Pod
+	for _, ns := range namespaces {
+		pods, err := s.Pods.Pods(ns).List(sel.Objects)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range pods {
+			if p.Spec.HostNetwork || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+				continue
+			}
+			addrs, ok, err := kube.ParsePodNetworks(p.Annotations)
+			if err != nil || !ok {
+				continue
+			}
+			pod := Pod{}
+			for _, ip := range addrs.IPs {
+				pod.IPs = append(pod.IPs, ip.Addr())
+			}
+			for _, c := range p.Spec.Containers {
+				for _, cp := range c.Ports {
+					if cp.Name != "" {
+						pod.Ports = append(pod.Ports, cp)
+					}
+				}
+			}
+			out = append(out, pod)
+		}
+	}
+	return out, nil
+}
+
+// LoggingAnnotation is a namespace's ACL logging severities.
+const LoggingAnnotation = "k8s.ovn.org/acl-logging"
+
+// logging reads a namespace's k8s.ovn.org/acl-logging; a bad value logs
+// nothing (the namespace handler reports it).
+func (s Sources) logging(namespace string) Logging {
+	ns, err := s.Namespaces.Get(namespace)
+	if err != nil {
+		return Logging{}
+	}
+	l, _ := ParseLogging(ns.Annotations[LoggingAnnotation])
+	return l
+}
+
+// ParseLogging parses `{"deny": "alert", "allow": "notice"}`; severities
+// are OVN's (alert, warning, notice, info, debug).
+func ParseLogging(v string) (Logging, error) {
+	if v == "" {
+		return Logging{}, nil
+	}
+	var raw struct {
+		Deny  string `json:"deny"`
+		Allow string `json:"allow"`
+	}
+	if err := json.Unmarshal([]byte(v), &raw); err != nil {
+		return Logging{}, fmt.Errorf("%s %q: %w", LoggingAnnotation, v, err)
+	}
+	for _, sev := range []string{raw.Deny, raw.Allow} {
+		switch sev {
+		case "", "alert", "warning", "notice", "info", "debug":
+		default:
+			return Logging{}, fmt.Errorf("%s %q: severity %q is not alert, warning, notice, info or debug", LoggingAnnotation, v, sev)
+		}
+	}
+	return Logging{Deny: raw.Deny, Allow: raw.Allow}, nil
+}
