@@ -118,9 +118,10 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	types := []reconcile.OwnerType{
 		cluster.OwnerType(cfg),
 		node.OwnerType(nodes.Lister(), recorder, clusterForGateways(cfg), subnets.Release),
-		pod.OwnerType(pods.Lister(), recorder, podIPAM.Release),
+		pod.OwnerType(pods.Lister(), recorder, podIPAM.Release, np.Groups, networkpolicy.OwnerTypePolicy, networkpolicy.OwnerTypeDefaultDeny),
 		service.OwnerType(services.Lister(), endpointSlices.Informer().GetIndexer(), nodes.Lister(), recorder, cfg),
 		np.AddressSetType().OwnerType(),
+		np.DefaultDenyType().OwnerType(),
 		np.PolicyType(),
 	}
 	tables := reconcile.Tables(types...)

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"reflect"
+	"slices"
 	"sync"
 
 	"github.com/ovn-kubernetes/libovsdb/cache"
@@ -95,12 +96,17 @@ func (r *Reconciler) onUpdate(table string, old, cur model.Model) {
 		return
 	}
 	uuid := reflect.ValueOf(cur).Elem().Field(t.uuidIdx).String()
-	if r.echoes.consume(uuid) {
+	// Only an update of what our transactions write (content, tags,
+	// references) can be our echo: another writer's change of a column we
+	// never write (northd's up) must not use up the expectation, or our
+	// echo arriving after it would look foreign.
+	owned := r.ownedChanged(t, old, cur)
+	if (owned || refsChanged(t, old, cur)) && r.echoes.consume(uuid) {
 		return // our own change coming back; the commit already updated the memo
 	}
 	r.store.memo.changed(uuid)
 	o, _, ours := r.store.ownerOf(t, old)
-	if ours && r.ownedChanged(t, old, cur) {
+	if ours && owned {
 		r.Enqueue(o)
 		if o2, _, ours2 := r.store.ownerOf(t, cur); ours2 && o2 != o {
 			r.Enqueue(o2)
@@ -130,6 +136,16 @@ func (r *Reconciler) onUpdate(table string, old, cur model.Model) {
 			}
 		}
 	}
+}
+
+// refsChanged reports whether an update changed any reference column.
+func refsChanged(t *tableInfo, old, cur model.Model) bool {
+	for _, c := range t.refs {
+		if !slices.Equal(t.uuids(old, c), t.uuids(cur, c)) {
+			return true
+		}
+	}
+	return false
 }
 
 // ownedChanged reports whether an update touched what the row's owner

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -20,14 +21,26 @@ import (
 	"github.com/ovnkube/ovnkube/pkg/kube"
 	"github.com/ovnkube/ovnkube/pkg/metrics"
 	"github.com/ovnkube/ovnkube/pkg/reconcile"
+	"github.com/ovnkube/ovnkube/pkg/topology"
 )
 
 // Owner types: a policy owns its port group and ACLs; an address set of a
 // peer selection is shared by every policy naming that selection.
 const (
-	OwnerTypePolicy     = "NetworkPolicy"
-	OwnerTypeAddressSet = "AddressSet"
+	OwnerTypePolicy      = "NetworkPolicy"
+	OwnerTypeAddressSet  = "AddressSet"
+	OwnerTypeDefaultDeny = "DefaultDeny"
 )
+
+// DefaultDenyOwner owns a namespace's default-deny port group of one
+// direction; its name is "<namespace>/ingress" or "<namespace>/egress".
+func DefaultDenyOwner(namespace string, egress bool) reconcile.Owner {
+	dir := "ingress"
+	if egress {
+		dir = "egress"
+	}
+	return reconcile.Owner{Type: OwnerTypeDefaultDeny, Name: namespace + "/" + dir}
+}
 
 // ReasonInvalidPolicy is the Warning Event reason of a rejected policy.
 const ReasonInvalidPolicy = "InvalidNetworkPolicy"
@@ -131,12 +144,96 @@ func (s Sources) AddressSetType() reconcile.Shared {
 	}
 }
 
+// DefaultDenyType is the shared owner type of the namespaces' default-deny
+// port groups: alive while a policy of the namespace isolates that
+// direction.
+func (s Sources) DefaultDenyType() reconcile.Shared {
+	parse := func(key string) (string, bool, bool) {
+		ns, dir, ok := strings.Cut(key, "/")
+		return ns, dir == "egress", ok && (dir == "ingress" || dir == "egress")
+	}
+	return reconcile.Shared{
+		Name:   OwnerTypeDefaultDeny,
+		Tables: []string{nbdb.PortGroupTable, nbdb.ACLTable},
+		Keys: func() ([]string, error) {
+			all, err := s.Policies.List(labels.Everything())
+			if err != nil {
+				return nil, err
+			}
+			var keys []string
+			for _, p := range all {
+				in, eg := Directions(p)
+				if in {
+					keys = append(keys, DefaultDenyOwner(p.Namespace, false).Name)
+				}
+				if eg {
+					keys = append(keys, DefaultDenyOwner(p.Namespace, true).Name)
+				}
+			}
+			return keys, nil
+		},
+		Users: func(key string) (int, error) {
+			ns, egress, ok := parse(key)
+			if !ok {
+				return 0, nil
+			}
+			ps, err := s.Policies.NetworkPolicies(ns).List(labels.Everything())
+			n := 0
+			for _, p := range ps {
+				if in, eg := Directions(p); (egress && eg) || (!egress && in) {
+					n++
+				}
+			}
+			return n, err
+		},
+		Rows: func(key string) ([]reconcile.Row, error) {
+			ns, egress, _ := parse(key)
+			return DefaultDenyRows(DefaultDenyOwner(ns, egress), ns, egress, s.logging(ns)), nil
+		},
+	}
+}
+
+// Groups returns the port groups a pod's port belongs to: those of the
+// valid policies selecting it and its namespace's default-deny groups of
+// the directions they isolate. An invalid policy is left out, so it never
+// holds a pod's port back waiting for a group that will not exist.
+func (s Sources) Groups(pod *corev1.Pod) []reconcile.Ref {
+	var refs []reconcile.Ref
+	var ingress, egress bool
+	for _, o := range s.Selectors.Selecting(pod.Namespace, pod.Labels) {
+		if o.Type != OwnerTypePolicy {
+			continue
+		}
+		ns, name, err := cache.SplitMetaNamespaceKey(o.Name)
+		if err != nil {
+			continue
+		}
+		p, err := s.Policies.NetworkPolicies(ns).Get(name)
+		if err != nil {
+			continue
+		}
+		if _, err := Rows(Input{Owner: o, Policy: p, IPv4: s.IPv4, IPv6: s.IPv6}); err != nil {
+			continue
+		}
+		refs = append(refs, reconcile.Ref{Owner: o, Table: nbdb.PortGroupTable, ID: PortGroupName(ns, name), Column: "ports"})
+		in, eg := Directions(p)
+		ingress, egress = ingress || in, egress || eg
+	}
+	for _, dd := range []struct{ on, egress bool }{{ingress, false}, {egress, true}} {
+		if dd.on {
+			refs = append(refs, reconcile.Ref{Owner: DefaultDenyOwner(pod.Namespace, dd.egress), Table: nbdb.PortGroupTable,
+				ID: DefaultDenyPortGroupName(pod.Namespace, dd.egress), Column: "ports"})
+		}
+	}
+	return refs
+}
+
 // PolicyType is the owner type of the NetworkPolicies themselves.
 func (s Sources) PolicyType() reconcile.OwnerType {
 	return reconcile.OwnerType{
 		Name:   OwnerTypePolicy,
 		Tables: []string{nbdb.PortGroupTable, nbdb.ACLTable},
-		After:  []string{OwnerTypeAddressSet},
+		After:  []string{OwnerTypeAddressSet, OwnerTypeDefaultDeny},
 		List: func() ([]string, error) {
 			all, err := s.Policies.List(labels.Everything())
 			if err != nil {
@@ -156,16 +253,13 @@ func (s Sources) PolicyType() reconcile.OwnerType {
 			owner := PolicyOwner(key)
 			p, ok, err := kube.Found(s.Policies.NetworkPolicies(ns).Get(name))
 			if err != nil || !ok {
-				s.Selectors.Set(owner, nil)
 				return nil, err
 			}
 			podSel, err := metav1.LabelSelectorAsSelector(&p.Spec.PodSelector)
 			if err != nil {
 				return nil, reconcile.Invalid("bad-pod-selector", fmt.Errorf("podSelector: %w", err))
 			}
-			sel := controller.Selection{Namespace: ns, Objects: podSel}
-			s.Selectors.Set(owner, []controller.Selection{sel})
-			selected, err := s.selected(sel)
+			selected, err := s.selected(controller.Selection{Namespace: ns, Objects: podSel})
 			if err != nil {
 				return nil, err
 			}
@@ -212,16 +306,58 @@ func (s Sources) Handlers(rec *reconcile.Reconciler) (policies, pods, namespaces
 		}
 		return out
 	}
+	// A policy's owners: itself, its address sets, its namespace's
+	// default-deny groups, and the pods it selects (each links its own
+	// port into the policy's group).
 	policyOwners := func(obj metav1.Object) []reconcile.Owner {
 		p, ok := obj.(*networkingv1.NetworkPolicy)
 		if !ok {
 			return nil
 		}
-		return append([]reconcile.Owner{PolicyOwner(p.Namespace + "/" + p.Name)}, asOwners(p)...)
+		out := append([]reconcile.Owner{PolicyOwner(p.Namespace + "/" + p.Name),
+			DefaultDenyOwner(p.Namespace, false), DefaultDenyOwner(p.Namespace, true)}, asOwners(p)...)
+		if sel, err := metav1.LabelSelectorAsSelector(&p.Spec.PodSelector); err == nil {
+			if pods, err := s.Pods.Pods(p.Namespace).List(sel); err == nil {
+				for _, pod := range pods {
+					out = append(out, topology.PodOwner(pod.Namespace+"/"+pod.Name))
+				}
+			}
+		}
+		return out
 	}
-	policies = controller.FanOut(enqueue, policyOwners, func(old, cur metav1.Object) bool {
+	register := func(obj any, deleted bool) {
+		p, ok := obj.(*networkingv1.NetworkPolicy)
+		if !ok {
+			return
+		}
+		owner := PolicyOwner(p.Namespace + "/" + p.Name)
+		sel, err := metav1.LabelSelectorAsSelector(&p.Spec.PodSelector)
+		if deleted || err != nil {
+			s.Selectors.Set(owner, nil)
+			return
+		}
+		s.Selectors.Set(owner, []controller.Selection{{Namespace: p.Namespace, Objects: sel}})
+	}
+	fan := controller.FanOut(enqueue, policyOwners, func(old, cur metav1.Object) bool {
 		return old.GetResourceVersion() != cur.GetResourceVersion()
 	})
+	policies = cache.ResourceEventHandlerFuncs{
+		// The selection is registered before the owners are enqueued, so
+		// the selected pods, planned next, find the policy.
+		AddFunc: func(obj any) { register(obj, false); fan.OnAdd(obj, false) },
+		UpdateFunc: func(oldObj, newObj any) {
+			register(newObj, false)
+			fan.OnUpdate(oldObj, newObj)
+		},
+		DeleteFunc: func(obj any) {
+			if p, ok := kube.Deleted[*networkingv1.NetworkPolicy](obj); ok {
+				register(p, true)
+			}
+			fan.OnDelete(obj)
+		},
+	}
+	// A pod's label change also re-plans the pod itself (the pod owner's
+	// own handler does that for every relevant change).
 	pods = controller.FanOut(enqueue,
 		func(o metav1.Object) []reconcile.Owner { return s.Selectors.Selecting(o.GetNamespace(), o.GetLabels()) },
 		func(old, cur metav1.Object) bool {

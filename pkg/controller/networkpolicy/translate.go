@@ -80,17 +80,7 @@ func Rows(in Input) (Output, error) {
 		return Output{}, reconcile.Invalid("bad-pod-selector", fmt.Errorf("podSelector: %w", err))
 	}
 	out := Output{}
-	for _, t := range p.Spec.PolicyTypes {
-		switch t {
-		case networkingv1.PolicyTypeIngress:
-			out.Ingress = true
-		case networkingv1.PolicyTypeEgress:
-			out.Egress = true
-		}
-	}
-	if len(p.Spec.PolicyTypes) == 0 {
-		out.Ingress, out.Egress = true, len(p.Spec.Egress) > 0
-	}
+	out.Ingress, out.Egress = Directions(p)
 	pg := PortGroupName(p.Namespace, p.Name)
 	out.Rows = append(out.Rows, reconcile.Row{ID: pg, Model: &nbdb.PortGroup{
 		Name: pg, ExternalIDs: map[string]string{"k8s.ovn.org/name": p.Namespace + "/" + p.Name},
@@ -137,6 +127,24 @@ func Rows(in Input) (Output, error) {
 		out.PeerKeys = append(out.PeerKeys, peerKeys[k])
 	}
 	return out, nil
+}
+
+// Directions tells which directions a policy isolates its pods in: its
+// policyTypes or, without them, ingress always and egress when it has
+// egress rules.
+func Directions(p *networkingv1.NetworkPolicy) (ingress, egress bool) {
+	if len(p.Spec.PolicyTypes) == 0 {
+		return true, len(p.Spec.Egress) > 0
+	}
+	for _, t := range p.Spec.PolicyTypes {
+		switch t {
+		case networkingv1.PolicyTypeIngress:
+			ingress = true
+		case networkingv1.PolicyTypeEgress:
+			egress = true
+		}
+	}
+	return ingress, egress
 }
 
 // matchBuilder renders the ACL matches of one direction of a policy.

@@ -2,6 +2,7 @@ package pod
 
 import (
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/ovnkube/ovnkube/pkg/kube"
@@ -42,6 +43,7 @@ func Handlers(ipam *IPAMController, rec *reconcile.Reconciler) cache.ResourceEve
 
 func relevantChange(old, cur *corev1.Pod) bool {
 	return old.Spec.NodeName != cur.Spec.NodeName ||
+		!labels.Equals(old.Labels, cur.Labels) || // port-group membership (network policies)
 		needsNetwork(old) != needsNetwork(cur) ||
 		old.UID != cur.UID ||
 		old.Annotations[kube.PodNetworksAnnotation] != cur.Annotations[kube.PodNetworksAnnotation]

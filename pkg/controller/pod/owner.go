@@ -15,8 +15,10 @@ import (
 
 // OwnerType returns the Pod owner type: a pod's port follows from its
 // k8s.ovn.org/pod-networks annotation. release frees the pod's addresses once
-// the port is gone (pod deleted or finished).
-func OwnerType(pods corelisters.PodLister, recorder record.EventRecorder, release func(string)) reconcile.OwnerType {
+// the port is gone (pod deleted or finished). groups returns the port
+// groups a pod's port belongs to (nil: none); after names the owner types
+// of those groups.
+func OwnerType(pods corelisters.PodLister, recorder record.EventRecorder, release func(string), groups func(*corev1.Pod) []reconcile.Ref, after ...string) reconcile.OwnerType {
 	get := func(k string) (*corev1.Pod, bool, error) {
 		ns, name, err := cache.SplitMetaNamespaceKey(k)
 		if err != nil {
@@ -27,7 +29,7 @@ func OwnerType(pods corelisters.PodLister, recorder record.EventRecorder, releas
 	return reconcile.OwnerType{
 		Name:   topology.OwnerTypePod,
 		Tables: []string{nbdb.LogicalSwitchPortTable},
-		After:  []string{topology.OwnerTypeNode},
+		After:  append([]string{topology.OwnerTypeNode}, after...),
 		List: func() ([]string, error) {
 			all, err := pods.List(labels.Everything())
 			if err != nil {
@@ -53,10 +55,14 @@ func OwnerType(pods corelisters.PodLister, recorder record.EventRecorder, releas
 			if !present {
 				return nil, reconcile.Wait("no address allocated yet")
 			}
-			return Rows(Input{
+			in := Input{
 				Namespace: p.Namespace, Name: p.Name, UID: string(p.UID), Node: p.Spec.NodeName,
 				MAC: addrs.MAC, IPs: addrs.IPs,
-			}), nil
+			}
+			if groups != nil {
+				in.Groups = groups(p)
+			}
+			return Rows(in), nil
 		},
 		Invalid: func(k string, err *reconcile.InvalidError) {
 			if p, ok, _ := get(k); ok {

@@ -20,6 +20,11 @@ type Input struct {
 	Node            string
 	MAC             net.HardwareAddr
 	IPs             []netip.Prefix
+	// Groups are the port groups the port belongs to (network policies
+	// selecting the pod, its namespace's default-deny groups): linked in
+	// the transaction that creates the port, so a new pod never runs a
+	// moment without its policies.
+	Groups []reconcile.Ref
 }
 
 // Rows returns a pod's logical switch port on its node's switch. addresses
@@ -47,6 +52,6 @@ func Rows(in Input) []reconcile.Row {
 			},
 			ExternalIDs: map[string]string{"namespace": in.Namespace, "pod": "true"},
 		},
-		Parents: []reconcile.Ref{topology.NodeSwitchRef(in.Node)},
+		Parents: append([]reconcile.Ref{topology.NodeSwitchRef(in.Node)}, in.Groups...),
 	}}
 }
