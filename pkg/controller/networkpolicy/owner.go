@@ -375,6 +375,8 @@ func (s Sources) Handlers(rec *reconcile.Reconciler) (policies, pods, namespaces
 			old, ok1 := oldObj.(*corev1.Namespace)
 			cur, ok2 := newObj.(*corev1.Namespace)
 			if ok1 && ok2 && old.Annotations[LoggingAnnotation] != cur.Annotations[LoggingAnnotation] {
+				rec.Enqueue(DefaultDenyOwner(cur.Name, false))
+				rec.Enqueue(DefaultDenyOwner(cur.Name, true))
 				if ps, err := s.Policies.NetworkPolicies(cur.Name).List(labels.Everything()); err == nil {
 					for _, p := range ps {
 						rec.Enqueue(PolicyOwner(p.Namespace + "/" + p.Name))
