@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +15,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/ovnkube/ovnkube/pkg/kube"
 )
 
 // reach reports whether pod can open a TCP connection to url (an HTTP
@@ -107,4 +112,112 @@ func TestNetworkPolicy(t *testing.T) {
 		out, _ := s.cmd(context.Background(), "ovn-nbctl", "--bare", "--columns=name", "list", "Port_Group").CombinedOutput()
 		return !strings.Contains(string(out), "np_e2e")
 	}, func() string { return "port groups of np-e2e left after the policy was deleted" })
+}
+
+// prober counts TCP connections that succeed to addr, one attempt every
+// 10 ms (a dropped SYN times out after 10 ms; an answered attempt waits
+// 10 ms before the next), until the file stop exists; it prints
+// "ok=<n> tries=<m>".
+const prober = `import socket, sys, os, time
+addr, stop = sys.argv[1], sys.argv[2]
+ok = tries = 0
+while not os.path.exists(stop):
+    tries += 1
+    s = socket.socket()
+    s.settimeout(0.01)
+    try:
+        s.connect((addr, 8080))
+        ok += 1
+        time.sleep(0.01)
+    except socket.timeout:
+        pass
+    except OSError:
+        time.sleep(0.01)
+    finally:
+        s.close()
+print("ok=%d tries=%d" % (ok, tries), flush=True)
+`
+
+// TestNoWindowUnderDenyAll: a pod created in a namespace whose deny-all
+// ingress policy selects it never accepts a connection, not even in its
+// first milliseconds: a prober on another node tries every 10 ms from the
+// moment the pod's IP appears in the API until the pod has run its server
+// for a while.
+func TestNoWindowUnderDenyAll(t *testing.T) {
+	s := dataplane(t)
+	w := newServiceWorld(t, s, "np-window")
+	if err := os.WriteFile(filepath.Join(w.work, "prober.py"), []byte(prober), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	denyAll := &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "deny-all"},
+		Spec:       networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}},
+	}
+	if _, err := s.cs.NetworkingV1().NetworkPolicies(w.ns).Create(context.Background(), denyAll, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The prober lives in its own namespace, which no policy isolates.
+	probeNS := newServiceWorld(t, s, "np-window-probe")
+	s.createPods(t, podSpec(probeNS.ns, "probe", "node-1", w.work, "sleep", "3600"))
+	// Wait until the policy is in the NB, so the server is created under it.
+	waitFor(t, 20*time.Second, func() bool {
+		out, _ := s.cmd(context.Background(), "ovn-nbctl", "--bare", "--columns=name", "list", "Port_Group").CombinedOutput()
+		return strings.Contains(string(out), "np_window_ingressDefaultDeny")
+	}, func() string { return "deny-all not programmed" })
+
+	server := podSpec(w.ns, "server", "node-2", w.work, "python3", filepath.Join(w.work, "who.py"))
+	if _, err := s.cs.CoreV1().Pods(w.ns).Create(context.Background(), server, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.cs.CoreV1().Pods(w.ns).Delete(context.Background(), "server", metav1.DeleteOptions{}) })
+	var ip string
+	waitFor(t, 30*time.Second, func() bool {
+		p, err := s.cs.CoreV1().Pods(w.ns).Get(context.Background(), "server", metav1.GetOptions{})
+		if err == nil {
+			if addrs, ok, _ := kube.ParsePodNetworks(p.Annotations); ok && len(addrs.IPs) > 0 {
+				ip = addrs.IPs[0].Addr().String()
+			}
+		}
+		return ip != ""
+	}, func() string { return "the server has no address" })
+	stop := filepath.Join(w.work, "stop")
+	c := s.cmd(context.Background(), s.bin, "exec", "--dir", s.dir, probeNS.ns+"/probe", "--", "python3", filepath.Join(w.work, "prober.py"), ip, stop)
+	var out bytes.Buffer
+	c.Stdout, c.Stderr = &out, &out
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Until the server has been Running for 3 s.
+	var running time.Time
+	waitFor(t, 60*time.Second, func() bool {
+		p, err := s.cs.CoreV1().Pods(w.ns).Get(context.Background(), "server", metav1.GetOptions{})
+		if err == nil && p.Status.Phase == corev1.PodRunning && running.IsZero() {
+			running = time.Now()
+		}
+		return !running.IsZero() && time.Since(running) > 3*time.Second
+	}, func() string { return "the server is not Running" })
+	if err := os.WriteFile(stop, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Wait(); err != nil {
+		t.Fatalf("prober: %v\n%s", err, out.String())
+	}
+	var ok, tries int
+	if _, err := fmt.Sscanf(strings.TrimSpace(out.String()), "ok=%d tries=%d", &ok, &tries); err != nil {
+		t.Fatalf("prober output %q: %v", out.String(), err)
+	}
+	t.Logf("%d connection attempts to %s, %d accepted", tries, ip, ok)
+	if tries < 50 || ok != 0 {
+		t.Errorf("under deny-all the new pod accepted %d of %d connections (want 0 of at least 50)", ok, tries)
+	}
+	// The same server answers once a policy allows it: the probe could
+	// have seen it.
+	allow := &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "allow-all"},
+		Spec:       networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{}}},
+	}
+	if _, err := s.cs.NetworkingV1().NetworkPolicies(w.ns).Create(context.Background(), allow, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	probeNS.expectReach(t, "http://"+ip+":8080/", map[string]bool{"probe": true}, "allow-all added")
 }
