@@ -79,6 +79,11 @@ func TestNetworkPolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.expectReach(t, url, map[string]bool{"good": true, "bad": false}, "allow app=client")
+	// The server's own node (kubelet's health checks) still reaches it,
+	// through its management port.
+	if out, err := w.get("", "node-2", url); err != nil {
+		t.Errorf("node-2's host -> its pod under the policy: %v: %s", err, out)
+	}
 
 	// Edited in place: now app=other is allowed, app=client is not.
 	patch := `{"spec":{"ingress":[{"from":[{"podSelector":{"matchLabels":{"app":"other"}}}],"ports":[{"protocol":"TCP","port":8080}]}]}}`

@@ -37,7 +37,7 @@ func OwnerType(lister corelisters.NodeLister, recorder record.EventRecorder, clu
 		Name: topology.OwnerTypeNode,
 		Tables: []string{nbdb.LogicalSwitchTable, nbdb.LogicalSwitchPortTable,
 			nbdb.LogicalRouterPortTable, nbdb.GatewayChassisTable, nbdb.LogicalRouterTable,
-			nbdb.LogicalRouterStaticRouteTable, nbdb.LogicalRouterPolicyTable, nbdb.NATTable, nbdb.StaticMACBindingTable},
+			nbdb.LogicalRouterStaticRouteTable, nbdb.LogicalRouterPolicyTable, nbdb.NATTable, nbdb.StaticMACBindingTable, nbdb.ACLTable},
 		After: []string{topology.OwnerTypeCluster},
 		List: func() ([]string, error) {
 			nodes, err := lister.List(everything)

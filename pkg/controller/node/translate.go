@@ -18,6 +18,10 @@ type Input struct {
 	ChassisID string
 }
 
+// managementPortACLPriority is that of network policies' allow rules, above
+// their default deny (1000).
+const managementPortACLPriority = 1001
+
 // Rows returns a node's rows: its switch with the subnet options, the
 // rtos-/stor- link to ovn_cluster_router at .1, the management port k8s-<node>
 // at .2 and, with a chassis id, the Gateway_Chassis that pins rtos-<node>.
@@ -71,6 +75,20 @@ func Rows(in Input) ([]reconcile.Row, error) {
 			Name:      mgmtPort,
 			Addresses: []string{topology.AddressLine(topology.MACFromIP(topology.PreferIPv4(mgmtIPs)), mgmtIPs)},
 		}, Parents: onSwitch},
+	}
+	// The node itself (kubelet's health checks) reaches its pods through
+	// the management port whatever their network policies say: one
+	// allow-related ACL on the switch, above the policies' default deny.
+	for _, ip := range mgmtIPs {
+		l3 := "ip4"
+		if ip.Is6() {
+			l3 = "ip6"
+		}
+		rows = append(rows, reconcile.Row{ID: "mgmt-allow-" + ip.String(), Model: &nbdb.ACL{
+			Direction: nbdb.ACLDirectionToLport, Priority: managementPortACLPriority, Action: nbdb.ACLActionAllowRelated,
+			Match:       fmt.Sprintf("%s.src == %s", l3, ip),
+			ExternalIDs: map[string]string{"k8s.ovn.org/name": in.Name + " management port"},
+		}, Parents: onSwitch})
 	}
 	if in.ChassisID != "" {
 		name := topology.GatewayChassisName(rtos, in.ChassisID)

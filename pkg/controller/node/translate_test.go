@@ -2,6 +2,7 @@ package node
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/ovnkube/ovnkube/ovsdb-models/nbdb"
@@ -22,7 +23,7 @@ func TestRows(t *testing.T) {
 	}{{
 		name:        "ipv4",
 		in:          Input{Name: "node1", Subnets: topotest.Prefixes("10.244.1.0/24")},
-		ids:         []string{"node1", "rtos-node1", "stor-node1", "k8s-node1"},
+		ids:         []string{"node1", "rtos-node1", "stor-node1", "k8s-node1", "mgmt-allow-10.244.1.2"},
 		otherConfig: map[string]string{"subnet": "10.244.1.0/24", "exclude_ips": "10.244.1.2"},
 		rtosMAC:     "0a:58:0a:f4:01:01",
 		networks:    []string{"10.244.1.1/24"},
@@ -30,7 +31,7 @@ func TestRows(t *testing.T) {
 	}, {
 		name:        "dual-stack with chassis",
 		in:          Input{Name: "n2", Subnets: topotest.Prefixes("10.244.2.0/24", "fd00:10:244:2::/64"), ChassisID: "c0ffee"},
-		ids:         []string{"n2", "rtos-n2", "stor-n2", "k8s-n2", "rtos-n2-c0ffee"},
+		ids:         []string{"n2", "rtos-n2", "stor-n2", "k8s-n2", "rtos-n2-c0ffee", "mgmt-allow-10.244.2.2", "mgmt-allow-fd00:10:244:2::2"},
 		otherConfig: map[string]string{"subnet": "10.244.2.0/24", "exclude_ips": "10.244.2.2", "ipv6_prefix": "fd00:10:244:2::"},
 		rtosMAC:     "0a:58:0a:f4:02:01",
 		networks:    []string{"10.244.2.1/24", "fd00:10:244:2::1/64"},
@@ -38,7 +39,7 @@ func TestRows(t *testing.T) {
 	}, {
 		name:        "ipv6 only",
 		in:          Input{Name: "n6", Subnets: topotest.Prefixes("fd00:10:244:3::/64")},
-		ids:         []string{"n6", "rtos-n6", "stor-n6", "k8s-n6"},
+		ids:         []string{"n6", "rtos-n6", "stor-n6", "k8s-n6", "mgmt-allow-fd00:10:244:3::2"},
 		otherConfig: map[string]string{"ipv6_prefix": "fd00:10:244:3::"},
 		rtosMAC:     "0a:58:00:00:00:01",
 		networks:    []string{"fd00:10:244:3::1/64"},
@@ -57,6 +58,16 @@ func TestRows(t *testing.T) {
 			for _, id := range tt.ids {
 				if _, ok := m[id]; !ok {
 					t.Errorf("missing row %q", id)
+				}
+				if acl, ok := m[id].Model.(*nbdb.ACL); ok {
+					ip := strings.TrimPrefix(id, "mgmt-allow-")
+					l3 := "ip4"
+					if strings.Contains(ip, ":") {
+						l3 = "ip6"
+					}
+					if acl.Match != l3+".src == "+ip || acl.Priority != 1001 || acl.Action != nbdb.ACLActionAllowRelated || acl.Direction != nbdb.ACLDirectionToLport {
+						t.Errorf("management port ACL %+v", acl)
+					}
 				}
 			}
 			ls := m[tt.in.Name].Model.(*nbdb.LogicalSwitch)
