@@ -313,4 +313,4 @@ func externalIDs(m model.Model) map[string]string {
 var topologyTables = []string{nbdb.LogicalRouterTable, nbdb.LogicalRouterPortTable,
 	nbdb.LogicalSwitchTable, nbdb.LogicalSwitchPortTable, nbdb.GatewayChassisTable,
 	nbdb.LogicalRouterStaticRouteTable, nbdb.LogicalRouterPolicyTable, nbdb.NATTable,
-	nbdb.StaticMACBindingTable, nbdb.LoadBalancerTable, nbdb.LoadBalancerGroupTable}
+	nbdb.StaticMACBindingTable, nbdb.LoadBalancerTable, nbdb.LoadBalancerGroupTable, nbdb.ACLTable}
