@@ -82,6 +82,10 @@ type Config struct {
 	// most one per family.
 	MasqueradeSubnets []netip.Prefix
 
+	// ACLLoggingRateLimit is the acl-logging meter's rate, log lines per
+	// second (--acl-logging-rate-limit, default 20).
+	ACLLoggingRateLimit int
+
 	// LBGroups puts cluster-wide load balancers in load-balancer groups
 	// (--lb-groups, default true). false attaches them to every node switch
 	// and gateway router instead, as OVN-Kubernetes did before groups: for
@@ -110,18 +114,19 @@ type Config struct {
 // builds a Config without flags calls Complete(nil, c), not Validate.
 func Defaults() *Config {
 	return &Config{
-		KubeAPIQPS:        DefaultKubeAPIQPS,
-		KubeAPIBurst:      DefaultKubeAPIBurst,
-		NBAddress:         DefaultNBAddress,
-		SBAddress:         DefaultSBAddress,
-		ClusterSubnets:    []ClusterSubnet{{CIDR: netip.MustParsePrefix("10.128.0.0/14"), HostPrefix: 23}},
-		ServiceCIDRs:      mustPrefixes("172.30.0.0/16"),
-		JoinSubnets:       mustPrefixes("100.64.0.0/16", "fd98::/64"),
-		TransitSubnets:    mustPrefixes("100.88.0.0/16", "fd97::/64"),
-		MasqueradeSubnets: mustPrefixes("169.254.169.0/29", "fd69::/125"),
-		NodePortRange:     DefaultNodePortRange,
-		LBGroups:          true,
-		MetricsAddress:    DefaultMetricsAddress,
+		KubeAPIQPS:          DefaultKubeAPIQPS,
+		KubeAPIBurst:        DefaultKubeAPIBurst,
+		NBAddress:           DefaultNBAddress,
+		SBAddress:           DefaultSBAddress,
+		ClusterSubnets:      []ClusterSubnet{{CIDR: netip.MustParsePrefix("10.128.0.0/14"), HostPrefix: 23}},
+		ServiceCIDRs:        mustPrefixes("172.30.0.0/16"),
+		JoinSubnets:         mustPrefixes("100.64.0.0/16", "fd98::/64"),
+		TransitSubnets:      mustPrefixes("100.88.0.0/16", "fd97::/64"),
+		MasqueradeSubnets:   mustPrefixes("169.254.169.0/29", "fd69::/125"),
+		NodePortRange:       DefaultNodePortRange,
+		LBGroups:            true,
+		ACLLoggingRateLimit: 20,
+		MetricsAddress:      DefaultMetricsAddress,
 	}
 }
 

@@ -27,6 +27,7 @@ const (
 	flagMasqueradeSubnets = "masquerade-subnets"
 	flagNodePortRange     = "nodeport-range"
 	flagLBGroups          = "lb-groups"
+	flagACLLoggingRate    = "acl-logging-rate-limit"
 	flagMetricsAddress    = "metrics-address"
 	flagNodeName          = "node-name"
 	flagConfig            = "config"
@@ -138,6 +139,11 @@ var options = []option{
 		name:  flagNodePortRange,
 		usage: "Range of Service node ports, FIRST-LAST. Must equal the API server's --service-node-port-range; node ports outside it are reported and not programmed.",
 		bind:  func(c *Config) pflag.Value { return &c.NodePortRange },
+	},
+	{
+		name:  flagACLLoggingRate,
+		usage: "Log lines per second, cluster-wide per ACL action, of network policy ACLs with logging on (k8s.ovn.org/acl-logging): the rate of the acl-logging meter. At least 1.",
+		bind:  func(c *Config) pflag.Value { return (*intValue)(&c.ACLLoggingRateLimit) },
 	},
 	{
 		name:  flagLBGroups,

@@ -34,6 +34,7 @@ func TestFlagsBindFields(t *testing.T) {
 		{flagJoinSubnets, "100.65.0.0/16", func(c *Config) string { return fmt.Sprint(c.JoinSubnets) }, "[100.65.0.0/16]"},
 		{flagTransitSubnets, "100.89.0.0/16", func(c *Config) string { return fmt.Sprint(c.TransitSubnets) }, "[100.89.0.0/16]"},
 		{flagMasqueradeSubnets, "169.254.0.0/17", func(c *Config) string { return fmt.Sprint(c.MasqueradeSubnets) }, "[169.254.0.0/17]"},
+		{flagACLLoggingRate, "50", func(c *Config) string { return fmt.Sprint(c.ACLLoggingRateLimit) }, ""},
 		{flagLBGroups, "false", func(c *Config) string { return fmt.Sprint(c.LBGroups) }, ""},
 		{flagNodePortRange, "31000-31999", func(c *Config) string { return c.NodePortRange.String() }, ""},
 		{flagMetricsAddress, ":9000", func(c *Config) string { return c.MetricsAddress }, ""},

@@ -25,10 +25,18 @@ func (c *Config) Validate() error {
 		c.validateSubnets,
 		c.validateMetrics,
 		c.validateNodeName,
+		c.validateACLLogging,
 	} {
 		if err := check(); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+func (c *Config) validateACLLogging() error {
+	if c.ACLLoggingRateLimit < 1 || c.ACLLoggingRateLimit > 1<<31-1 {
+		return fmt.Errorf("invalid --%s %d: at least 1 log line per second", flagACLLoggingRate, c.ACLLoggingRateLimit)
 	}
 	return nil
 }

@@ -39,7 +39,7 @@ type ownedRow struct {
 // them, into the rows the master writes: the same translation functions,
 // no reconciler.
 func desiredTopology(nodes []corev1.Node) (clusterRows []ownedRow, nodeRows [][]ownedRow, err error) {
-	rows, err := cluster.Rows(cluster.Input{JoinSubnets: []netip.Prefix{benchJoinSubnet}})
+	rows, err := cluster.Rows(cluster.Input{JoinSubnets: []netip.Prefix{benchJoinSubnet}, ACLLoggingRate: 20})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -313,4 +313,5 @@ func externalIDs(m model.Model) map[string]string {
 var topologyTables = []string{nbdb.LogicalRouterTable, nbdb.LogicalRouterPortTable,
 	nbdb.LogicalSwitchTable, nbdb.LogicalSwitchPortTable, nbdb.GatewayChassisTable,
 	nbdb.LogicalRouterStaticRouteTable, nbdb.LogicalRouterPolicyTable, nbdb.NATTable,
-	nbdb.StaticMACBindingTable, nbdb.LoadBalancerTable, nbdb.LoadBalancerGroupTable, nbdb.ACLTable}
+	nbdb.StaticMACBindingTable, nbdb.LoadBalancerTable, nbdb.LoadBalancerGroupTable, nbdb.ACLTable,
+	nbdb.MeterTable, nbdb.MeterBandTable}

@@ -89,6 +89,35 @@ func TestNetworkPolicyRows(t *testing.T) {
 	if got := e.get("Port_Group", "np_it_allow_client", "acls"); strings.Count(got, "-") < 4 {
 		t.Errorf("port group acls = %s, want the rule's ACL", got)
 	}
+	// The acl-logging meter (--acl-logging-rate-limit, default 20/s).
+	if got := e.nbctl("meter-list"); !strings.Contains(got, "acl-logging") || !strings.Contains(got, "20 pktps") {
+		t.Errorf("meters:\n%s", got)
+	}
+	// Logging on for the namespace: the rule's ACL logs at the severity,
+	// through the meter; the default-deny drop at its own.
+	if _, err := e.client.CoreV1().Namespaces().Patch(context.Background(), ns, types.MergePatchType,
+		[]byte(`{"metadata":{"annotations":{"k8s.ovn.org/acl-logging":"{\"deny\": \"alert\", \"allow\": \"notice\"}"}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, func() string {
+		got := e.nbctl("--columns=name,log,severity,meter", "find", "ACL", "log=true")
+		if !strings.Contains(got, "np_it_allow_client_ingress_0") || !strings.Contains(got, "notice") ||
+			!strings.Contains(got, "np_it_ingressDefaultDeny") || !strings.Contains(got, "alert") || !strings.Contains(got, "acl-logging") {
+			return "logging ACLs:\n" + got
+		}
+		return ""
+	})
+	if _, err := e.client.CoreV1().Namespaces().Patch(context.Background(), ns, types.MergePatchType,
+		[]byte(`{"metadata":{"annotations":{"k8s.ovn.org/acl-logging":null}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, func() string {
+		if got := strings.TrimSpace(e.nbctl("--bare", "--columns=name", "find", "ACL", "log=true")); got != "" {
+			return "still logging: " + got
+		}
+		return ""
+	})
+	e.waitIdle()
 
 	// A pod labelled into the selection: its address joins the set.
 	if _, err := e.client.CoreV1().Pods(ns).Patch(context.Background(), "other", types.MergePatchType,

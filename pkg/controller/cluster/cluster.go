@@ -14,13 +14,13 @@ func OwnerType(cfg *config.Config) reconcile.OwnerType {
 	return reconcile.OwnerType{
 		Name: topology.OwnerTypeCluster,
 		Tables: []string{nbdb.LogicalRouterTable, nbdb.LogicalRouterPortTable,
-			nbdb.LogicalSwitchTable, nbdb.LogicalSwitchPortTable, nbdb.LoadBalancerGroupTable},
+			nbdb.LogicalSwitchTable, nbdb.LogicalSwitchPortTable, nbdb.LoadBalancerGroupTable, nbdb.MeterTable, nbdb.MeterBandTable},
 		List: func() ([]string, error) { return []string{topology.ClusterOwner.Name}, nil },
 		Desired: func(name string) ([]reconcile.Row, error) {
 			if name != topology.ClusterOwner.Name {
 				return nil, nil // a stale cluster owner of another name: remove its rows
 			}
-			return Rows(Input{JoinSubnets: cfg.JoinSubnets})
+			return Rows(Input{JoinSubnets: cfg.JoinSubnets, ACLLoggingRate: cfg.ACLLoggingRateLimit})
 		},
 	}
 }

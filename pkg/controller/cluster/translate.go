@@ -12,7 +12,13 @@ import (
 // Input is what the cluster-wide rows depend on.
 type Input struct {
 	JoinSubnets []netip.Prefix // one per family
+	// ACLLoggingRate is the acl-logging meter's rate, log lines per second
+	// (--acl-logging-rate-limit); 0 writes no meter.
+	ACLLoggingRate int
 }
+
+// ACLLoggingMeter is the meter every logging ACL names (upstream's name).
+const ACLLoggingMeter = "acl-logging"
 
 // Rows returns the Cluster owner's rows: ovn_cluster_router and the join
 // switch linked to it by rtoj-/jtor-ovn_cluster_router at the join subnets'
@@ -35,7 +41,7 @@ func Rows(in Input) ([]reconcile.Row, error) {
 	router, join := topology.ClusterRouter, topology.JoinSwitch
 	rtoj := topology.RouterToJoinPort(router)
 	jtor := topology.JoinToRouterPort(router)
-	return []reconcile.Row{
+	rows := []reconcile.Row{
 		{ID: router, Model: &nbdb.LogicalRouter{
 			Name:        router,
 			ExternalIDs: map[string]string{"k8s-cluster-router": "yes"},
@@ -55,5 +61,14 @@ func Rows(in Input) ([]reconcile.Row, error) {
 		{ID: topology.ClusterLBGroup, Model: &nbdb.LoadBalancerGroup{Name: topology.ClusterLBGroup}},
 		{ID: topology.ClusterSwitchLBGroup, Model: &nbdb.LoadBalancerGroup{Name: topology.ClusterSwitchLBGroup}},
 		{ID: topology.ClusterRouterLBGroup, Model: &nbdb.LoadBalancerGroup{Name: topology.ClusterRouterLBGroup}},
-	}, nil
+	}
+	if in.ACLLoggingRate > 0 {
+		// ovn-controller rate-limits the log lines of ACLs naming the meter.
+		fair := true
+		rows = append(rows,
+			reconcile.Row{ID: ACLLoggingMeter, Model: &nbdb.Meter{Name: ACLLoggingMeter, Unit: nbdb.MeterUnitPktps, Fair: &fair}},
+			reconcile.Row{ID: ACLLoggingMeter + "-band", Model: &nbdb.MeterBand{Action: nbdb.MeterBandActionDrop, Rate: in.ACLLoggingRate},
+				Parents: []reconcile.Ref{{Owner: topology.ClusterOwner, Table: nbdb.MeterTable, ID: ACLLoggingMeter, Column: "bands"}}})
+	}
+	return rows, nil
 }

@@ -35,3 +35,32 @@ func TestClusterRows(t *testing.T) {
 		t.Errorf("join ports' parents = %+v, %+v", m["rtoj-ovn_cluster_router"].Parents, m["jtor-ovn_cluster_router"].Parents)
 	}
 }
+
+// TestACLLoggingMeter: the acl-logging meter is one Meter with one drop
+// band at the configured rate, linked through the meter's bands.
+func TestACLLoggingMeter(t *testing.T) {
+	rows, err := Rows(Input{JoinSubnets: topotest.Prefixes("100.64.0.0/16"), ACLLoggingRate: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meter *nbdb.Meter
+	var band *nbdb.MeterBand
+	var bandParents []reconcile.Ref
+	for _, r := range rows {
+		switch m := r.Model.(type) {
+		case *nbdb.Meter:
+			meter = m
+		case *nbdb.MeterBand:
+			band, bandParents = m, r.Parents
+		}
+	}
+	if meter == nil || meter.Name != ACLLoggingMeter || meter.Unit != nbdb.MeterUnitPktps || meter.Fair == nil || !*meter.Fair {
+		t.Fatalf("meter %+v", meter)
+	}
+	if band == nil || band.Rate != 20 || band.Action != nbdb.MeterBandActionDrop || len(bandParents) != 1 || bandParents[0].Column != "bands" || bandParents[0].ID != ACLLoggingMeter {
+		t.Fatalf("band %+v parents %+v", band, bandParents)
+	}
+	if rows, _ := Rows(Input{JoinSubnets: topotest.Prefixes("100.64.0.0/16")}); len(rows) != 7 {
+		t.Errorf("without a rate: %d rows, want 7 (no meter)", len(rows))
+	}
+}
