@@ -85,6 +85,8 @@ func TestNetworkPolicy(t *testing.T) {
 		t.Errorf("node-2's host -> its pod under the policy: %v: %s", err, out)
 	}
 
+	t.Run("acl-logging", func(t *testing.T) { w.testACLLogging(t, url) })
+
 	// Edited in place: now app=other is allowed, app=client is not.
 	patch := `{"spec":{"ingress":[{"from":[{"podSelector":{"matchLabels":{"app":"other"}}}],"ports":[{"protocol":"TCP","port":8080}]}]}}`
 	if _, err := nps.Patch(context.Background(), "allow-client", types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
@@ -225,4 +227,90 @@ func TestNoWindowUnderDenyAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	probeNS.expectReach(t, "http://"+ip+":8080/", map[string]bool{"probe": true}, "allow-all added")
+}
+
+// testACLLogging: with k8s.ovn.org/acl-logging on the namespace, a denied
+// connection appears in the server node's ovn-controller log with the
+// default-deny ACL's name and the deny severity, an allowed one with the
+// rule's name and the allow severity; changing the annotation changes the
+// severity; removing it stops the lines.
+func (w *serviceWorld) testACLLogging(t *testing.T, url string) {
+	s := w.s
+	logPath := filepath.Join(s.state.Nodes[1].Dir, "ovn-controller.log") // node-2 runs the server
+	annotate := func(v string) {
+		t.Helper()
+		val := "null"
+		if v != "" {
+			val = fmt.Sprintf("%q", v)
+		}
+		patch := `{"metadata":{"annotations":{"k8s.ovn.org/acl-logging":` + val + `}}}`
+		if _, err := s.cs.CoreV1().Namespaces().Patch(context.Background(), w.ns, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logSize := func() int64 {
+		fi, err := os.Stat(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	since := func(off int64) string {
+		b, err := os.ReadFile(logPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b[off:])
+	}
+	// expect drives connections from both pods until the log written since
+	// off has every wanted line.
+	expect := func(off int64, want ...string) {
+		t.Helper()
+		waitFor(t, 30*time.Second, func() bool {
+			w.reach("good", url)
+			w.reach("bad", url)
+			got := since(off)
+			for _, line := range want {
+				if !strings.Contains(got, line) {
+					return false
+				}
+			}
+			return true
+		}, func() string { return fmt.Sprintf("log since the change lacks %q:\n%s", want, tail(since(off), 10)) })
+	}
+	off := logSize()
+	annotate(`{"deny": "alert", "allow": "notice"}`)
+	expect(off, `name="np_e2e_ingressDefaultDeny", verdict=drop, severity=alert`, `name="np_e2e_allow_client_ingress_0", verdict=allow, severity=notice`)
+	off = logSize()
+	annotate(`{"deny": "warning", "allow": "notice"}`)
+	expect(off, `name="np_e2e_ingressDefaultDeny", verdict=drop, severity=warning`)
+	annotate("")
+	// Once the annotation is gone from the NB, no new lines.
+	waitFor(t, 20*time.Second, func() bool {
+		out, _ := s.cmd(context.Background(), "ovn-nbctl", "--bare", "--columns=name", "find", "ACL", "log=true").CombinedOutput()
+		return strings.TrimSpace(string(out)) == ""
+	}, func() string { return "ACLs still log" })
+	// ovn-controller applies the change through northd and the SB: wait
+	// for a round of connections that logs nothing, then five more.
+	quiet := func() bool {
+		o := logSize()
+		w.reach("good", url)
+		w.reach("bad", url)
+		return !strings.Contains(since(o), "acl_log")
+	}
+	waitFor(t, 20*time.Second, quiet, func() string { return "connections still logged after the annotation was removed" })
+	for range 5 {
+		if !quiet() {
+			t.Errorf("logging removed, yet a connection was logged")
+			break
+		}
+	}
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
