@@ -107,6 +107,22 @@ func TestNetworkPolicyRows(t *testing.T) {
 		}
 		return ""
 	})
+	// A bad value: reported on the namespace, and nothing logs.
+	if _, err := e.client.CoreV1().Namespaces().Patch(context.Background(), ns, types.MergePatchType,
+		[]byte(`{"metadata":{"annotations":{"k8s.ovn.org/acl-logging":"{\"deny\": \"loud\"}"}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, func() string {
+		if e.metric("ovnkube_invalid_objects_total", map[string]string{"kind": "Namespace", "reason": "bad-acl-logging"}) < 1 {
+			return "no invalid_objects_total{kind=Namespace,reason=bad-acl-logging}"
+		}
+		for _, ev := range e.warningsOn("Namespace", "default", ns) {
+			if strings.Contains(ev, "InvalidACLLogging") && strings.Contains(ev, "loud") {
+				return ""
+			}
+		}
+		return fmt.Sprintf("no InvalidACLLogging event: %v", e.warningsOn("Namespace", "default", ns))
+	})
 	if _, err := e.client.CoreV1().Namespaces().Patch(context.Background(), ns, types.MergePatchType,
 		[]byte(`{"metadata":{"annotations":{"k8s.ovn.org/acl-logging":null}}}`), metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	networkinglisters "k8s.io/client-go/listers/networking/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/klog/v2"
 
 	"github.com/ovnkube/ovnkube/ovsdb-models/nbdb"
 	"github.com/ovnkube/ovnkube/pkg/controller"
@@ -368,13 +369,19 @@ func (s Sources) Handlers(rec *reconcile.Reconciler) (policies, pods, namespaces
 		})
 	selecting := s.Selectors.NamespaceHandler(enqueue)
 	namespaces = cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { selecting.OnAdd(obj, false) },
+		AddFunc: func(obj any) {
+			selecting.OnAdd(obj, false)
+			if ns, ok := obj.(*corev1.Namespace); ok {
+				s.checkLogging(ns)
+			}
+		},
 		DeleteFunc: selecting.OnDelete,
 		UpdateFunc: func(oldObj, newObj any) {
 			selecting.OnUpdate(oldObj, newObj)
 			old, ok1 := oldObj.(*corev1.Namespace)
 			cur, ok2 := newObj.(*corev1.Namespace)
 			if ok1 && ok2 && old.Annotations[LoggingAnnotation] != cur.Annotations[LoggingAnnotation] {
+				s.checkLogging(cur)
 				rec.Enqueue(DefaultDenyOwner(cur.Name, false))
 				rec.Enqueue(DefaultDenyOwner(cur.Name, true))
 				if ps, err := s.Policies.NetworkPolicies(cur.Name).List(labels.Everything()); err == nil {
@@ -455,11 +462,25 @@ func (s Sources) selected(sel controller.Selection) ([]Pod, error) {
 	return out, nil
 }
 
+// ReasonInvalidLogging is the Warning Event reason of a bad
+// k8s.ovn.org/acl-logging value.
+const ReasonInvalidLogging = "InvalidACLLogging"
+
+// checkLogging reports a namespace's bad acl-logging value (its ACLs then
+// log nothing): Warning Event, ovnkube_invalid_objects_total, log line.
+func (s Sources) checkLogging(ns *corev1.Namespace) {
+	if _, err := ParseLogging(ns.Annotations[LoggingAnnotation]); err != nil {
+		metrics.InvalidObjects.WithLabelValues("Namespace", "bad-acl-logging").Inc()
+		klog.ErrorS(err, "Ignoring the namespace's ACL logging annotation", "namespace", ns.Name)
+		s.Recorder.Eventf(ns, corev1.EventTypeWarning, ReasonInvalidLogging, "%v; the namespace's ACLs do not log", err)
+	}
+}
+
 // LoggingAnnotation is a namespace's ACL logging severities.
 const LoggingAnnotation = "k8s.ovn.org/acl-logging"
 
 // logging reads a namespace's k8s.ovn.org/acl-logging; a bad value logs
-// nothing (the namespace handler reports it).
+// nothing (checkLogging reports it).
 func (s Sources) logging(namespace string) Logging {
 	ns, err := s.Namespaces.Get(namespace)
 	if err != nil {
