@@ -76,3 +76,17 @@ func Annotate[T any](ctx context.Context, patch PatchFunc[T], obj metav1.Object,
 	}
 	return true, nil
 }
+
+// Keys lists the "namespace/name" keys of objects, as a lister's List
+// returned them (and its error): the List of an owner type whose owners
+// are namespaced objects.
+func Keys[T metav1.Object](objs []T, err error) ([]string, error) {
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, len(objs))
+	for i, o := range objs {
+		keys[i] = o.GetNamespace() + "/" + o.GetName()
+	}
+	return keys, nil
+}

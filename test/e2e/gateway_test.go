@@ -84,18 +84,11 @@ func (s *runningSandbox) whoAmI(t *testing.T, pod string, addr netip.Addr) strin
 	if addr.Is6() {
 		target = "TCP6:[" + addr.String() + "]:9000"
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	out := eventuallyOK(t, pod+" -> external "+target, func() (string, error) {
 		out, err := s.exec(t, 10*time.Second, pod, "socat", "-T5", "-", target)
-		if got := strings.TrimSpace(out); err == nil && got != "" {
-			return strings.TrimPrefix(got, "::ffff:")
-		}
-		if time.Now().After(deadline) {
-			s.dumpPods(t)
-			t.Fatalf("%s -> external %s: %v: %q", pod, target, err, out)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return strings.TrimSpace(out), err
+	})
+	return strings.TrimPrefix(out, "::ffff:")
 }
 
 // nodeGatewayIPs reads the node's addresses from its
@@ -233,7 +226,8 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	return w.buf.Write(p)
 }
 
-// waitFor polls cond every 50 ms until it holds or timeout passes.
+// waitFor polls cond every 50 ms until it holds or timeout passes: the one
+// condition wait of the e2e tests (eventuallyOK and the rest build on it).
 func waitFor(t *testing.T, timeout time.Duration, cond func() bool, describe func() string) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)

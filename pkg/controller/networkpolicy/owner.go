@@ -235,17 +235,7 @@ func (s Sources) PolicyType() reconcile.OwnerType {
 		Name:   OwnerTypePolicy,
 		Tables: []string{nbdb.PortGroupTable, nbdb.ACLTable},
 		After:  []string{OwnerTypeAddressSet, OwnerTypeDefaultDeny},
-		List: func() ([]string, error) {
-			all, err := s.Policies.List(labels.Everything())
-			if err != nil {
-				return nil, err
-			}
-			keys := make([]string, len(all))
-			for i, p := range all {
-				keys[i] = p.Namespace + "/" + p.Name
-			}
-			return keys, nil
-		},
+		List:   func() ([]string, error) { return kube.Keys(s.Policies.List(labels.Everything())) },
 		Desired: func(key string) ([]reconcile.Row, error) {
 			ns, name, err := cache.SplitMetaNamespaceKey(key)
 			if err != nil {

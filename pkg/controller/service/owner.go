@@ -64,17 +64,7 @@ func OwnerType(services corelisters.ServiceLister, sliceIndex cache.Indexer, nod
 		Name:   topology.OwnerTypeService,
 		Tables: []string{nbdb.LoadBalancerTable},
 		After:  []string{topology.OwnerTypeCluster, topology.OwnerTypeNode},
-		List: func() ([]string, error) {
-			all, err := services.List(labels.Everything())
-			if err != nil {
-				return nil, err
-			}
-			keys := make([]string, len(all))
-			for i, s := range all {
-				keys[i] = s.Namespace + "/" + s.Name
-			}
-			return keys, nil
-		},
+		List:   func() ([]string, error) { return kube.Keys(services.List(labels.Everything())) },
 		Desired: func(key string) ([]reconcile.Row, error) {
 			ns, name, err := cache.SplitMetaNamespaceKey(key)
 			if err != nil {
