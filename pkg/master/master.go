@@ -10,6 +10,7 @@ import (
 
 	ovsdbcache "github.com/ovn-kubernetes/libovsdb/cache"
 	"github.com/ovn-kubernetes/libovsdb/model"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
@@ -20,6 +21,7 @@ import (
 	"github.com/ovnkube/ovnkube/pkg/config"
 	"github.com/ovnkube/ovnkube/pkg/controller"
 	"github.com/ovnkube/ovnkube/pkg/controller/cluster"
+	"github.com/ovnkube/ovnkube/pkg/controller/multicast"
 	"github.com/ovnkube/ovnkube/pkg/controller/networkpolicy"
 	"github.com/ovnkube/ovnkube/pkg/controller/node"
 	"github.com/ovnkube/ovnkube/pkg/controller/pod"
@@ -114,15 +116,22 @@ func Run(ctx context.Context, cfg *config.Config) error {
 		Namespaces: namespaces.Lister(), Selectors: selectors, Recorder: recorder,
 		IPv4: cfg.IPv4(), IPv6: cfg.IPv6(),
 	}
+	mc := multicast.Sources{Namespaces: namespaces.Lister(), Pods: pods.Lister(), Recorder: recorder, IPv4: cfg.IPv4(), IPv6: cfg.IPv6()}
+	np.OtherPeers = mc
+	// A pod's port joins the port groups of the policies selecting it and
+	// the multicast groups, in the transaction that creates it.
+	podGroups := func(p *corev1.Pod) []reconcile.Ref { return append(np.Groups(p), mc.Groups(p)...) }
 	// The owner types decide which NB tables are monitored and managed.
 	types := []reconcile.OwnerType{
 		cluster.OwnerType(cfg),
 		node.OwnerType(nodes.Lister(), recorder, clusterForGateways(cfg), subnets.Release),
-		pod.OwnerType(pods.Lister(), recorder, podIPAM.Release, np.Groups, networkpolicy.OwnerTypePolicy, networkpolicy.OwnerTypeDefaultDeny),
+		pod.OwnerType(pods.Lister(), recorder, podIPAM.Release, podGroups,
+			networkpolicy.OwnerTypePolicy, networkpolicy.OwnerTypeDefaultDeny, multicast.OwnerType),
 		service.OwnerType(services.Lister(), endpointSlices.Informer().GetIndexer(), nodes.Lister(), recorder, cfg),
 		np.AddressSetType().OwnerType(),
 		np.DefaultDenyType().OwnerType(),
 		np.PolicyType(),
+		mc.OwnerType(),
 	}
 	tables := reconcile.Tables(types...)
 	nbModel, err := nbdb.FullDatabaseModel()
@@ -148,7 +157,7 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	for _, h := range []struct {
 		informer cache.SharedIndexInformer
 		handler  cache.ResourceEventHandler
-	}{{policies.Informer(), policyHandlers}, {pods.Informer(), podPolicyHandlers}, {namespaces.Informer(), namespaceHandlers}} {
+	}{{policies.Informer(), policyHandlers}, {pods.Informer(), podPolicyHandlers}, {namespaces.Informer(), namespaceHandlers}, {namespaces.Informer(), mc.Handler(r)}} {
 		if _, err := h.informer.AddEventHandler(h.handler); err != nil {
 			return err
 		}

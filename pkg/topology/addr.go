@@ -61,3 +61,15 @@ func AddressLine(mac net.HardwareAddr, ips []netip.Addr) string {
 func WithPrefix(addr netip.Addr, subnet netip.Prefix) string {
 	return netip.PrefixFrom(addr, subnet.Bits()).String()
 }
+
+// LinkLocalFromMAC is the IPv6 link-local address a port with mac
+// configures (modified EUI-64, RFC 4291 appendix A): the source of the
+// MLD queries a node switch sends for its router port.
+func LinkLocalFromMAC(mac net.HardwareAddr) netip.Addr {
+	var b [16]byte
+	b[0], b[1] = 0xfe, 0x80
+	b[8], b[9], b[10] = mac[0]^0x02, mac[1], mac[2]
+	b[11], b[12] = 0xff, 0xfe
+	b[13], b[14], b[15] = mac[3], mac[4], mac[5]
+	return netip.AddrFrom16(b)
+}

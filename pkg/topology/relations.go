@@ -68,3 +68,18 @@ const (
 func LBGroupRef(name string) reconcile.Ref {
 	return reconcile.Ref{Owner: ClusterOwner, Table: nbdb.LoadBalancerGroupTable, ID: name}
 }
+
+// Cluster-wide port groups (upstream names): every pod's port is in
+// clusterPortGroup and every node switch's router port in
+// clusterRtrPortGroup, so a cluster-wide ACL is one row whatever the pod
+// and node counts.
+const (
+	ClusterPortGroup       = "clusterPortGroup"
+	ClusterRouterPortGroup = "clusterRtrPortGroup"
+)
+
+// ClusterPortGroupRef is a cluster-wide port group's ports column, which
+// pods (clusterPortGroup) and nodes (clusterRtrPortGroup) link into.
+func ClusterPortGroupRef(name string) reconcile.Ref {
+	return reconcile.Ref{Owner: ClusterOwner, Table: nbdb.PortGroupTable, ID: name, Column: "ports"}
+}

@@ -1,6 +1,7 @@
 package topology
 
 import (
+	"net"
 	"net/netip"
 	"testing"
 )
@@ -13,6 +14,21 @@ func TestMACFromIP(t *testing.T) {
 	} {
 		if got := MACFromIP(netip.MustParseAddr(ip)).String(); got != mac {
 			t.Errorf("MACFromIP(%s) = %s, want %s", ip, got, mac)
+		}
+	}
+}
+
+func TestLinkLocalFromMAC(t *testing.T) {
+	for mac, want := range map[string]string{
+		"0a:58:0a:f4:01:01": "fe80::858:aff:fef4:101", // the U/L bit of 0a flips to 08
+		"00:00:00:00:00:01": "fe80::200:ff:fe00:1",
+	} {
+		hw, err := net.ParseMAC(mac)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := LinkLocalFromMAC(hw).String(); got != want {
+			t.Errorf("LinkLocalFromMAC(%s) = %s, want %s", mac, got, want)
 		}
 	}
 }

@@ -14,7 +14,8 @@ func OwnerType(cfg *config.Config) reconcile.OwnerType {
 	return reconcile.OwnerType{
 		Name: topology.OwnerTypeCluster,
 		Tables: []string{nbdb.LogicalRouterTable, nbdb.LogicalRouterPortTable,
-			nbdb.LogicalSwitchTable, nbdb.LogicalSwitchPortTable, nbdb.LoadBalancerGroupTable, nbdb.MeterTable, nbdb.MeterBandTable},
+			nbdb.LogicalSwitchTable, nbdb.LogicalSwitchPortTable, nbdb.LoadBalancerGroupTable, nbdb.MeterTable, nbdb.MeterBandTable,
+			nbdb.PortGroupTable, nbdb.ACLTable},
 		List: func() ([]string, error) { return []string{topology.ClusterOwner.Name}, nil },
 		Desired: func(name string) ([]reconcile.Row, error) {
 			if name != topology.ClusterOwner.Name {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/ovnkube/ovnkube/ovsdb-models/nbdb"
+	"github.com/ovnkube/ovnkube/pkg/controller/multicast"
 	"github.com/ovnkube/ovnkube/pkg/reconcile"
 	"github.com/ovnkube/ovnkube/pkg/topology"
 )
@@ -22,8 +23,9 @@ const ACLLoggingMeter = "acl-logging"
 
 // Rows returns the Cluster owner's rows: ovn_cluster_router and the join
 // switch linked to it by rtoj-/jtor-ovn_cluster_router at the join subnets'
-// first addresses, and the three load-balancer groups that node switches
-// and gateway routers reference.
+// first addresses, the three load-balancer groups that node switches
+// and gateway routers reference, and the cluster-wide port groups of all
+// pods and all node router ports with the multicast default ACLs.
 func Rows(in Input) ([]reconcile.Row, error) {
 	if len(in.JoinSubnets) == 0 {
 		return nil, fmt.Errorf("no join subnet configured")
@@ -45,6 +47,9 @@ func Rows(in Input) ([]reconcile.Row, error) {
 		{ID: router, Model: &nbdb.LogicalRouter{
 			Name:        router,
 			ExternalIDs: map[string]string{"k8s-cluster-router": "yes"},
+			// Multicast of enabled namespaces is routed between the node
+			// switches whose pods joined the group.
+			Options: map[string]string{"mcast_relay": "true"},
 		}},
 		{ID: join, Model: &nbdb.LogicalSwitch{Name: join}},
 		{ID: rtoj, Model: &nbdb.LogicalRouterPort{
@@ -61,7 +66,10 @@ func Rows(in Input) ([]reconcile.Row, error) {
 		{ID: topology.ClusterLBGroup, Model: &nbdb.LoadBalancerGroup{Name: topology.ClusterLBGroup}},
 		{ID: topology.ClusterSwitchLBGroup, Model: &nbdb.LoadBalancerGroup{Name: topology.ClusterSwitchLBGroup}},
 		{ID: topology.ClusterRouterLBGroup, Model: &nbdb.LoadBalancerGroup{Name: topology.ClusterRouterLBGroup}},
+		{ID: topology.ClusterPortGroup, Model: &nbdb.PortGroup{Name: topology.ClusterPortGroup}},
+		{ID: topology.ClusterRouterPortGroup, Model: &nbdb.PortGroup{Name: topology.ClusterRouterPortGroup}},
 	}
+	rows = append(rows, multicast.ClusterRows(topology.ClusterOwner)...)
 	if in.ACLLoggingRate > 0 {
 		// ovn-controller rate-limits the log lines of ACLs naming the meter.
 		fair := true

@@ -30,6 +30,14 @@ func TestClusterRows(t *testing.T) {
 	if _, ok := m["join"].Model.(*nbdb.LogicalSwitch); !ok {
 		t.Error("no join switch")
 	}
+	if r := m["ovn_cluster_router"].Model.(*nbdb.LogicalRouter); r.Options["mcast_relay"] != "true" {
+		t.Errorf("ovn_cluster_router options %v: no mcast_relay", r.Options)
+	}
+	for _, pg := range []string{"clusterPortGroup", "clusterRtrPortGroup"} {
+		if g, ok := m[pg].Model.(*nbdb.PortGroup); !ok || g.Name != pg {
+			t.Errorf("no port group %s", pg)
+		}
+	}
 	if !reflect.DeepEqual(m["rtoj-ovn_cluster_router"].Parents, []reconcile.Ref{topology.ClusterRouterRef}) ||
 		!reflect.DeepEqual(m["jtor-ovn_cluster_router"].Parents, []reconcile.Ref{topology.JoinSwitchRef}) {
 		t.Errorf("join ports' parents = %+v, %+v", m["rtoj-ovn_cluster_router"].Parents, m["jtor-ovn_cluster_router"].Parents)
@@ -60,7 +68,7 @@ func TestACLLoggingMeter(t *testing.T) {
 	if band == nil || band.Rate != 20 || band.Action != nbdb.MeterBandActionDrop || len(bandParents) != 1 || bandParents[0].Column != "bands" || bandParents[0].ID != ACLLoggingMeter {
 		t.Fatalf("band %+v parents %+v", band, bandParents)
 	}
-	if rows, _ := Rows(Input{JoinSubnets: topotest.Prefixes("100.64.0.0/16")}); len(rows) != 7 {
-		t.Errorf("without a rate: %d rows, want 7 (no meter)", len(rows))
+	if rows, _ := Rows(Input{JoinSubnets: topotest.Prefixes("100.64.0.0/16")}); len(rows) != 13 {
+		t.Errorf("without a rate: %d rows, want 13 (no meter)", len(rows))
 	}
 }

@@ -17,11 +17,11 @@ import (
 // rule serves both.
 const maxName = 63
 
-// sanitize makes s a name OVN accepts in a match (@port_group, $address_set):
+// SafeName makes s a name OVN accepts in a match (@port_group, $address_set):
 // letters, digits and '_' only ('-', '.' and '/' become '_'). Past maxName
 // the tail is replaced by a hash of the whole, so names stay readable and
 // unique.
-func sanitize(s string) string {
+func SafeName(s string) string {
 	b := []byte(s)
 	for i, c := range b {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
@@ -39,15 +39,15 @@ func sanitize(s string) string {
 }
 
 // PortGroupName is a policy's port group: the pods it selects.
-func PortGroupName(namespace, policy string) string { return sanitize(namespace + "_" + policy) }
+func PortGroupName(namespace, policy string) string { return SafeName(namespace + "_" + policy) }
 
 // DefaultDenyPortGroupName is a namespace's default-deny port group of one
 // direction, which every pod an isolating policy selects joins.
 func DefaultDenyPortGroupName(namespace string, egress bool) string {
 	if egress {
-		return sanitize(namespace + "_egressDefaultDeny")
+		return SafeName(namespace + "_egressDefaultDeny")
 	}
-	return sanitize(namespace + "_ingressDefaultDeny")
+	return SafeName(namespace + "_ingressDefaultDeny")
 }
 
 // ACLName names a policy's rule as ovn-controller logs it:
@@ -57,7 +57,7 @@ func ACLName(namespace, policy string, egress bool, rule int) string {
 	if egress {
 		dir = "egress"
 	}
-	return sanitize(fmt.Sprintf("%s_%s_%s_%d", namespace, policy, dir, rule))
+	return SafeName(fmt.Sprintf("%s_%s_%s_%d", namespace, policy, dir, rule))
 }
 
 // PeerKey identifies the pods a peer selects: the same key, whichever

@@ -105,6 +105,16 @@ type Sources struct {
 	Selectors  *controller.SelectorIndex
 	Recorder   record.EventRecorder
 	IPv4, IPv6 bool
+	// OtherPeers are the users of peer address sets besides policies
+	// (multicast-enabled namespaces use their pods' set). Optional.
+	OtherPeers PeerUsers
+}
+
+// PeerUsers names the peer address sets a feature uses (as PeerKey.ID)
+// and how many of its objects use one.
+type PeerUsers interface {
+	PeerKeys() ([]string, error)
+	PeerUsers(key string) (int, error)
 }
 
 // AddressSetType is the shared owner type of the peer selections' address sets.
@@ -113,14 +123,30 @@ func (s Sources) AddressSetType() reconcile.Shared {
 		Name:   OwnerTypeAddressSet,
 		Tables: []string{nbdb.AddressSetTable},
 		Keys: func() ([]string, error) {
-			return s.PolicyIdx.ListIndexFuncValues(PeerIndex), nil
+			keys := s.PolicyIdx.ListIndexFuncValues(PeerIndex)
+			if s.OtherPeers == nil {
+				return keys, nil
+			}
+			more, err := s.OtherPeers.PeerKeys()
+			return append(keys, more...), err
 		},
 		Users: func(key string) (int, error) {
 			users, err := s.PolicyIdx.ByIndex(PeerIndex, key)
-			if len(users) == 0 {
+			if err != nil {
+				return 0, err
+			}
+			n := len(users)
+			if s.OtherPeers != nil {
+				more, err := s.OtherPeers.PeerUsers(key)
+				if err != nil {
+					return 0, err
+				}
+				n += more
+			}
+			if n == 0 {
 				s.Selectors.Set(reconcile.Owner{Type: OwnerTypeAddressSet, Name: key}, nil)
 			}
-			return len(users), err
+			return n, nil
 		},
 		Rows: func(key string) ([]reconcile.Row, error) {
 			k, err := ParsePeerKeyID(key)

@@ -386,8 +386,8 @@ func DefaultDenyRows(owner reconcile.Owner, namespace string, egress bool, loggi
 		options = map[string]string{"apply-after-lb": "true"}
 	}
 	onPG := []reconcile.Ref{{Owner: owner, Table: nbdb.PortGroupTable, ID: pg, Column: "acls"}}
-	denyName := sanitize(namespace + "_" + dirName + "DefaultDeny")
-	arpName := sanitize(namespace + "_" + dirName + "ARPallow")
+	denyName := SafeName(namespace + "_" + dirName + "DefaultDeny")
+	arpName := SafeName(namespace + "_" + dirName + "ARPallow")
 	deny := &nbdb.ACL{Name: &denyName, Action: nbdb.ACLActionDrop, Direction: dir, Priority: DefaultDenyPriority,
 		Match: fmt.Sprintf("%s == @%s && ip", port, pg), Options: options}
 	setLogging(deny, logging.Deny)

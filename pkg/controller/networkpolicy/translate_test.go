@@ -249,11 +249,11 @@ func TestDefaultDenyAndAddressSets(t *testing.T) {
 }
 
 func TestSanitize(t *testing.T) {
-	if got := sanitize("kube-system_allow-dns.v2"); got != "kube_system_allow_dns_v2" {
+	if got := SafeName("kube-system_allow-dns.v2"); got != "kube_system_allow_dns_v2" {
 		t.Errorf("sanitize = %q", got)
 	}
 	long := strings.Repeat("a", 80)
-	if got := sanitize(long); len(got) != maxName || got == sanitize(long+"b") {
+	if got := SafeName(long); len(got) != maxName || got == SafeName(long+"b") {
 		t.Errorf("long names: %q (%d)", got, len(got))
 	}
 }

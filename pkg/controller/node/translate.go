@@ -53,6 +53,20 @@ func Rows(in Input) ([]reconcile.Row, error) {
 			otherConfig["ipv6_prefix"] = s.Masked().Addr().String()
 		}
 	}
+	rtosMAC := topology.MACFromIP(topology.PreferIPv4(gwIPs))
+	// IGMP/MLD snooping, so a group reaches only the pods that joined it,
+	// and a querier speaking for the router port so memberships are
+	// refreshed (and expire) without a multicast router on the link.
+	otherConfig["mcast_snoop"] = "true"
+	otherConfig["mcast_querier"] = "true"
+	otherConfig["mcast_eth_src"] = rtosMAC.String()
+	for _, gw := range gwIPs {
+		if gw.Is4() {
+			otherConfig["mcast_ip4_src"] = gw.String()
+		} else {
+			otherConfig["mcast_ip6_src"] = topology.LinkLocalFromMAC(rtosMAC).String()
+		}
+	}
 	rtos, stor, mgmtPort := topology.RouterToSwitchPort(in.Name), topology.SwitchToRouterPort(in.Name), topology.ManagementPort(in.Name)
 	onSwitch := []reconcile.Ref{topology.NodeSwitchRef(in.Name)}
 	rows := []reconcile.Row{
@@ -62,7 +76,7 @@ func Rows(in Input) ([]reconcile.Row, error) {
 		}},
 		{ID: rtos, Model: &nbdb.LogicalRouterPort{
 			Name:     rtos,
-			MAC:      topology.MACFromIP(topology.PreferIPv4(gwIPs)).String(),
+			MAC:      rtosMAC.String(),
 			Networks: networks,
 		}, Parents: []reconcile.Ref{topology.ClusterRouterRef}},
 		{ID: stor, Model: &nbdb.LogicalSwitchPort{
@@ -70,7 +84,9 @@ func Rows(in Input) ([]reconcile.Row, error) {
 			Type:      "router",
 			Addresses: []string{"router"},
 			Options:   map[string]string{"router-port": rtos},
-		}, Parents: onSwitch},
+			// Multicast relayed by ovn_cluster_router enters and leaves
+			// through here.
+		}, Parents: append(onSwitch, topology.ClusterPortGroupRef(topology.ClusterRouterPortGroup))},
 		{ID: mgmtPort, Model: &nbdb.LogicalSwitchPort{
 			Name:      mgmtPort,
 			Addresses: []string{topology.AddressLine(topology.MACFromIP(topology.PreferIPv4(mgmtIPs)), mgmtIPs)},

@@ -24,7 +24,8 @@ func TestRows(t *testing.T) {
 		name:        "ipv4",
 		in:          Input{Name: "node1", Subnets: topotest.Prefixes("10.244.1.0/24")},
 		ids:         []string{"node1", "rtos-node1", "stor-node1", "k8s-node1", "mgmt-allow-10.244.1.2"},
-		otherConfig: map[string]string{"subnet": "10.244.1.0/24", "exclude_ips": "10.244.1.2"},
+		otherConfig: map[string]string{"subnet": "10.244.1.0/24", "exclude_ips": "10.244.1.2",
+			"mcast_snoop": "true", "mcast_querier": "true", "mcast_eth_src": "0a:58:0a:f4:01:01", "mcast_ip4_src": "10.244.1.1"},
 		rtosMAC:     "0a:58:0a:f4:01:01",
 		networks:    []string{"10.244.1.1/24"},
 		mgmtAddrs:   []string{"0a:58:0a:f4:01:02 10.244.1.2"},
@@ -32,7 +33,9 @@ func TestRows(t *testing.T) {
 		name:        "dual-stack with chassis",
 		in:          Input{Name: "n2", Subnets: topotest.Prefixes("10.244.2.0/24", "fd00:10:244:2::/64"), ChassisID: "c0ffee"},
 		ids:         []string{"n2", "rtos-n2", "stor-n2", "k8s-n2", "rtos-n2-c0ffee", "mgmt-allow-10.244.2.2", "mgmt-allow-fd00:10:244:2::2"},
-		otherConfig: map[string]string{"subnet": "10.244.2.0/24", "exclude_ips": "10.244.2.2", "ipv6_prefix": "fd00:10:244:2::"},
+		otherConfig: map[string]string{"subnet": "10.244.2.0/24", "exclude_ips": "10.244.2.2", "ipv6_prefix": "fd00:10:244:2::",
+			"mcast_snoop": "true", "mcast_querier": "true", "mcast_eth_src": "0a:58:0a:f4:02:01", "mcast_ip4_src": "10.244.2.1",
+			"mcast_ip6_src": "fe80::858:aff:fef4:201"},
 		rtosMAC:     "0a:58:0a:f4:02:01",
 		networks:    []string{"10.244.2.1/24", "fd00:10:244:2::1/64"},
 		mgmtAddrs:   []string{"0a:58:0a:f4:02:02 10.244.2.2 fd00:10:244:2::2"},
@@ -40,7 +43,8 @@ func TestRows(t *testing.T) {
 		name:        "ipv6 only",
 		in:          Input{Name: "n6", Subnets: topotest.Prefixes("fd00:10:244:3::/64")},
 		ids:         []string{"n6", "rtos-n6", "stor-n6", "k8s-n6", "mgmt-allow-fd00:10:244:3::2"},
-		otherConfig: map[string]string{"ipv6_prefix": "fd00:10:244:3::"},
+		otherConfig: map[string]string{"ipv6_prefix": "fd00:10:244:3::",
+			"mcast_snoop": "true", "mcast_querier": "true", "mcast_eth_src": "0a:58:00:00:00:01", "mcast_ip6_src": "fe80::858:ff:fe00:1"},
 		rtosMAC:     "0a:58:00:00:00:01",
 		networks:    []string{"fd00:10:244:3::1/64"},
 		mgmtAddrs:   []string{"0a:58:00:00:00:02 fd00:10:244:3::2"},
@@ -81,10 +85,13 @@ func TestRows(t *testing.T) {
 			if !reflect.DeepEqual(lrp.Parents, []reconcile.Ref{topology.ClusterRouterRef}) {
 				t.Errorf("rtos parents = %+v, want the cluster router", lrp.Parents)
 			}
-			for _, port := range []string{"stor-" + tt.in.Name, "k8s-" + tt.in.Name} {
-				if !reflect.DeepEqual(m[port].Parents, []reconcile.Ref{topology.NodeSwitchRef(tt.in.Name)}) {
-					t.Errorf("%s parents = %+v, want the node switch", port, m[port].Parents)
-				}
+			if p := m["k8s-"+tt.in.Name].Parents; !reflect.DeepEqual(p, []reconcile.Ref{topology.NodeSwitchRef(tt.in.Name)}) {
+				t.Errorf("management port parents = %+v, want the node switch", p)
+			}
+			// The router port relays multicast: it is in clusterRtrPortGroup.
+			if p := m["stor-"+tt.in.Name].Parents; !reflect.DeepEqual(p, []reconcile.Ref{topology.NodeSwitchRef(tt.in.Name),
+				topology.ClusterPortGroupRef(topology.ClusterRouterPortGroup)}) {
+				t.Errorf("stor parents = %+v, want the node switch and clusterRtrPortGroup", p)
 			}
 			stor := m["stor-"+tt.in.Name].Model.(*nbdb.LogicalSwitchPort)
 			if stor.Type != "router" || stor.Options["router-port"] != "rtos-"+tt.in.Name {
