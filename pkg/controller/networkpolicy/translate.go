@@ -346,10 +346,10 @@ func (b matchBuilder) acl(name string, peers, ports []string) reconcile.Row {
 	}
 	parts := []string{fmt.Sprintf("%s == @%s", port, b.pg), "ip"}
 	if len(peers) > 0 {
-		parts = append(parts, "("+strings.Join(peers, " || ")+")")
+		parts = append(parts, anyOf(peers))
 	}
 	if len(ports) > 0 {
-		parts = append(parts, "("+strings.Join(ports, " || ")+")")
+		parts = append(parts, anyOf(ports))
 	}
 	acl := &nbdb.ACL{
 		Name: &name, Action: nbdb.ACLActionAllowRelated, Direction: dir, Priority: AllowPriority,
@@ -362,6 +362,16 @@ func (b matchBuilder) acl(name string, peers, ports []string) reconcile.Row {
 	}
 	setLogging(acl, b.in.Logging.Allow)
 	return reconcile.Row{ID: name, Model: acl, Parents: []reconcile.Ref{{Owner: b.in.Owner, Table: nbdb.PortGroupTable, ID: b.pg, Column: "acls"}}}
+}
+
+// anyOf ORs conditions. OVN refuses a match that mixes && and || without
+// parentheses (northd then drops the whole ACL), so each condition is
+// parenthesized.
+func anyOf(conds []string) string {
+	if len(conds) == 1 {
+		return "(" + conds[0] + ")"
+	}
+	return "((" + strings.Join(conds, ") || (") + "))"
 }
 
 // setLogging turns logging on at severity ("" off), rate-limited by the

@@ -2,6 +2,7 @@ package networkpolicy
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -90,7 +91,7 @@ func TestRows(t *testing.T) {
 		ingress: true, keys: []PeerKey{anyInMon, monitoring, client},
 		acls: map[string]string{
 			"ns_x_p_ingress_0": "outport == @ns_x_p && ip && (ip4.src == " + as(monitoring, false) + ")",
-			"ns_x_p_ingress_1": "outport == @ns_x_p && ip && (ip4.src == " + as(anyInMon, false) + " || ip4.src == " + as(client, false) + ")",
+			"ns_x_p_ingress_1": "outport == @ns_x_p && ip && ((ip4.src == " + as(anyInMon, false) + ") || (ip4.src == " + as(client, false) + "))",
 		},
 	}, {
 		name: "ipBlock with except, port range, UDP and SCTP",
@@ -102,7 +103,7 @@ func TestRows(t *testing.T) {
 		},
 		ingress: true,
 		acls: map[string]string{"ns_x_p_ingress_0": "outport == @ns_x_p && ip && ((ip4.src == 10.0.0.0/8 && ip4.src != {10.1.0.0/16})) && " +
-			"(tcp && tcp.dst >= 8000 && tcp.dst <= 8080 || udp && udp.dst == 53 || sctp && sctp.dst == 9)"},
+			"((tcp && tcp.dst >= 8000 && tcp.dst <= 8080) || (udp && udp.dst == 53) || (sctp && sctp.dst == 9))"},
 	}, {
 		name: "a named port that maps to different numbers on different pods",
 		spec: func(s *networkingv1.NetworkPolicySpec) {
@@ -110,7 +111,7 @@ func TestRows(t *testing.T) {
 		},
 		selected: pods, ingress: true,
 		acls: map[string]string{"ns_x_p_ingress_0": "outport == @ns_x_p && ip && " +
-			"(tcp && tcp.dst == 8080 && (ip4.dst == {10.244.0.5}) || tcp && tcp.dst == 9090 && (ip4.dst == {10.244.1.7}))"},
+			"((tcp && tcp.dst == 8080 && (ip4.dst == {10.244.0.5})) || (tcp && tcp.dst == 9090 && (ip4.dst == {10.244.1.7})))"},
 	}, {
 		name: "a named port no pod has: the rule allows nothing",
 		spec: func(s *networkingv1.NetworkPolicySpec) {
@@ -178,6 +179,9 @@ func TestRows(t *testing.T) {
 			for _, r := range out.Rows[1:] {
 				acl := r.Model.(*nbdb.ACL)
 				acls[*acl.Name] = acl.Match
+				if err := ovnMatchSyntax(acl.Match); err != nil {
+					t.Errorf("%s: OVN would refuse %q: %v", *acl.Name, acl.Match, err)
+				}
 				if acl.Priority != AllowPriority || acl.Action != nbdb.ACLActionAllowRelated {
 					t.Errorf("%s: priority %d action %s", *acl.Name, acl.Priority, acl.Action)
 				}
@@ -255,5 +259,51 @@ func TestSanitize(t *testing.T) {
 	long := strings.Repeat("a", 80)
 	if got := SafeName(long); len(got) != maxName || got == SafeName(long+"b") {
 		t.Errorf("long names: %q (%d)", got, len(got))
+	}
+}
+
+// ovnMatchSyntax checks the rule of OVN's expression parser that a plain
+// string comparison misses: && and || never mix at one parenthesis depth
+// without parentheses (ovn-controller refuses the flow: the ACL is lost).
+func ovnMatchSyntax(match string) error {
+	type level struct{ and, or bool }
+	stack := []level{{}}
+	for i := 0; i < len(match); i++ {
+		switch {
+		case match[i] == '(' || match[i] == '{':
+			stack = append(stack, level{})
+		case match[i] == ')' || match[i] == '}':
+			if len(stack) == 1 {
+				return fmt.Errorf("unbalanced ')' at %d", i)
+			}
+			stack = stack[:len(stack)-1]
+		case strings.HasPrefix(match[i:], "&&"):
+			stack[len(stack)-1].and = true
+			i++
+		case strings.HasPrefix(match[i:], "||"):
+			stack[len(stack)-1].or = true
+			i++
+		}
+		if l := stack[len(stack)-1]; l.and && l.or {
+			return fmt.Errorf("&& and || mixed without parentheses before offset %d", i)
+		}
+	}
+	if len(stack) != 1 {
+		return fmt.Errorf("unbalanced '('")
+	}
+	return nil
+}
+
+func TestOVNMatchSyntax(t *testing.T) {
+	for match, ok := range map[string]bool{
+		"ip && (a || b)":                true,
+		"ip && a || b":                  false,
+		"((a && b) || (c && d))":        true,
+		"(a && b || c)":                 false,
+		"ip4.dst == {1.1.1.1, 2.2.2.2}": true,
+	} {
+		if err := ovnMatchSyntax(match); (err == nil) != ok {
+			t.Errorf("ovnMatchSyntax(%q) = %v", match, err)
+		}
 	}
 }
