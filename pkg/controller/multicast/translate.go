@@ -111,7 +111,7 @@ func NamespaceRows(owner reconcile.Owner, namespace string, ipv4, ipv6 bool) ([]
 		{ID: egressName, Parents: onPG, Model: &nbdb.ACL{
 			Name: &egressName, Direction: nbdb.ACLDirectionFromLport, Action: nbdb.ACLActionAllow, Priority: AllowPriority,
 			Options: stage(nbdb.ACLDirectionFromLport),
-			Match: fmt.Sprintf("inport == @%s && (%s)", pg, strings.Join(egress, " || ")), ExternalIDs: ids,
+			Match:   fmt.Sprintf("inport == @%s && (%s)", pg, strings.Join(egress, " || ")), ExternalIDs: ids,
 		}},
 		{ID: ingressName, Parents: onPG, Model: &nbdb.ACL{
 			Name: &ingressName, Direction: nbdb.ACLDirectionToLport, Action: nbdb.ACLActionAllow, Priority: AllowPriority,
