@@ -124,10 +124,17 @@ func TestNetworkPolicy(t *testing.T) {
 // prober counts TCP connections that succeed to addr, one attempt every
 // 10 ms (a dropped SYN times out after 10 ms; an answered attempt waits
 // 10 ms before the next), until the file stop exists; it prints
-// "ok=<n> tries=<m>".
+// "ok=<n> tries=<m>"; with a file out it also keeps that line there,
+// updated every 50 attempts and ending in " done" once stopped.
 const prober = `import socket, sys, os, time
 addr, stop = sys.argv[1], sys.argv[2]
+out = sys.argv[3] if len(sys.argv) > 3 else None
 ok = tries = 0
+def report(final=False):
+    if out:
+        with open(out + ".tmp", "w") as f:
+            f.write("ok=%d tries=%d%s" % (ok, tries, " done" if final else ""))
+        os.replace(out + ".tmp", out)
 while not os.path.exists(stop):
     tries += 1
     s = socket.socket()
@@ -142,6 +149,9 @@ while not os.path.exists(stop):
         time.sleep(0.01)
     finally:
         s.close()
+    if tries % 50 == 0:
+        report()
+report(True)
 print("ok=%d tries=%d" % (ok, tries), flush=True)
 `
 
@@ -227,6 +237,72 @@ func TestNoWindowUnderDenyAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	probeNS.expectReach(t, "http://"+ip+":8080/", map[string]bool{"probe": true}, "allow-all added")
+}
+
+// TestNoWindowUnderDenyAllEgress: a pod created in a namespace whose
+// deny-all egress policy selects it never reaches a server, not even in
+// its first milliseconds: the pod's own command tries every 10 ms from the
+// moment it starts until it has run for a while.
+func TestNoWindowUnderDenyAllEgress(t *testing.T) {
+	s := dataplane(t)
+	w := newServiceWorld(t, s, "np-window-egress")
+	if err := os.WriteFile(filepath.Join(w.work, "prober.py"), []byte(prober), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The server lives in its own namespace, which no policy isolates.
+	serverNS := newServiceWorld(t, s, "np-window-egress-server")
+	ips, _ := s.createPods(t, podSpec(serverNS.ns, "server", "node-2", w.work, "python3", filepath.Join(w.work, "who.py")))
+	url := "http://" + ips["server"] + ":8080/"
+	denyAll := &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "deny-all-egress"},
+		Spec:       networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}},
+	}
+	if _, err := s.cs.NetworkingV1().NetworkPolicies(w.ns).Create(context.Background(), denyAll, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, func() bool {
+		out, _ := s.cmd(context.Background(), "ovn-nbctl", "--bare", "--columns=name", "list", "Port_Group").CombinedOutput()
+		return strings.Contains(string(out), "np_window_egress_egressDefaultDeny")
+	}, func() string { return "deny-all-egress not programmed" })
+
+	stop, result := filepath.Join(w.work, "stop"), filepath.Join(w.work, "result")
+	// The pod keeps running after the prober, for the last check.
+	client := podSpec(w.ns, "client", "node-1", w.work, "sh", "-c",
+		fmt.Sprintf("python3 %s %s %s %s; exec sleep 3600", filepath.Join(w.work, "prober.py"), ips["server"], stop, result))
+	s.createPods(t, client)
+	var ok, tries int
+	var done bool
+	read := func() bool {
+		b, err := os.ReadFile(result)
+		if err != nil {
+			return false
+		}
+		_, err = fmt.Sscanf(string(b), "ok=%d tries=%d", &ok, &tries)
+		done = strings.HasSuffix(string(b), " done")
+		return err == nil
+	}
+	// Until the prober has tried 300 times (3 s and more).
+	waitFor(t, 60*time.Second, func() bool { return read() && tries >= 300 }, func() string {
+		return fmt.Sprintf("the prober has tried %d times", tries)
+	})
+	if err := os.WriteFile(stop, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, func() bool { return read() && done }, func() string { return "the prober wrote no final result" })
+	t.Logf("%d connection attempts from the new pod, %d reached the server", tries, ok)
+	if tries < 50 || ok != 0 {
+		t.Errorf("under deny-all egress the new pod reached the server %d of %d times (want 0 of at least 50)", ok, tries)
+	}
+	// An egress allow opens the way: the probe could have seen it.
+	allow := &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "allow-egress"},
+		Spec: networkingv1.NetworkPolicySpec{PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+			Egress: []networkingv1.NetworkPolicyEgressRule{{}}},
+	}
+	if _, err := s.cs.NetworkingV1().NetworkPolicies(w.ns).Create(context.Background(), allow, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	w.expectReach(t, url, map[string]bool{"client": true}, "allow-egress added")
 }
 
 // testACLLogging: with k8s.ovn.org/acl-logging on the namespace, a denied
