@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/klog/v2"
+
 	"github.com/ovn-kubernetes/libovsdb/client"
 	"github.com/ovn-kubernetes/libovsdb/ovsdb"
 
@@ -53,6 +55,9 @@ func transact(ctx context.Context, c client.Client, hooks txnHooks, ops []ovsdb.
 				hooks.memo.changed(deleted...)
 			}
 		}()
+	}
+	if klogV := klog.V(5); klogV.Enabled() {
+		klogV.InfoS("NB transaction", "operations", ops)
 	}
 	start := time.Now()
 	results, err := c.Transact(ctx, ops...)

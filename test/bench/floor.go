@@ -314,4 +314,4 @@ var topologyTables = []string{nbdb.LogicalRouterTable, nbdb.LogicalRouterPortTab
 	nbdb.LogicalSwitchTable, nbdb.LogicalSwitchPortTable, nbdb.GatewayChassisTable,
 	nbdb.LogicalRouterStaticRouteTable, nbdb.LogicalRouterPolicyTable, nbdb.NATTable,
 	nbdb.StaticMACBindingTable, nbdb.LoadBalancerTable, nbdb.LoadBalancerGroupTable, nbdb.ACLTable,
-	nbdb.MeterTable, nbdb.MeterBandTable}
+	nbdb.MeterTable, nbdb.MeterBandTable, nbdb.PortGroupTable, nbdb.AddressSetTable}

@@ -50,6 +50,12 @@ func main() {
 	svcNodes := flag.Int("service-nodes", 100, "nodes of the service scenario")
 	svcChurn := flag.Int("service-churn", 500, "endpoint changes of the churn phase")
 	svcRate := flag.Int("service-rate", 50, "endpoint changes per second")
+	nPolicies := flag.Int("policies", 1000, "NetworkPolicies of the policy scenario (0: skip)")
+	policyPods := flag.Int("policy-pods", 10000, "pods of the policy scenario")
+	policyNamespaces := flag.Int("policy-namespaces", 100, "namespaces of the policy scenario")
+	policyNodes := flag.Int("policy-nodes", 50, "nodes of the policy scenario")
+	policyChurn := flag.Int("policy-churn", 500, "pod label changes of the policy churn phase")
+	policyRate := flag.Int("policy-rate", 50, "pod label changes per second")
 	flag.Parse()
 	if *sizes != "" {
 		runNodes(*sizes)
@@ -65,6 +71,13 @@ func main() {
 			fmt.Fprintf(os.Stderr, "done: services, lb groups %v\n", groups)
 		}
 		printServices(results)
+	}
+	if *nPolicies > 0 {
+		r, err := runPolicies(*nPolicies, *policyPods, *policyNamespaces, *policyNodes, *policyChurn, *policyRate)
+		if err != nil {
+			fail(fmt.Errorf("policies: %w", err))
+		}
+		printPolicies(r)
 	}
 	if *churn > 0 {
 		r, err := runPods(*churn, *rate, *restartPods)

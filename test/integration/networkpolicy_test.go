@@ -180,3 +180,67 @@ func TestNetworkPolicyRows(t *testing.T) {
 		return ""
 	})
 }
+
+// TestNamedEgressPortFollowsPeers: an egress rule naming a port resolves
+// it over the destination pods, so a pod that joins the peer selection
+// later (created, or relabelled) appears in the rule's ACL.
+func TestNamedEgressPortFollowsPeers(t *testing.T) {
+	e := newEnv(t, "10.244.0.0/16/24", "10.96.0.0/16")
+	e.createNode("ne1", map[string]string{kube.NodeChassisIDAnnotation: "chassis-ne1"})
+	ns := "np-named"
+	e.createNamespace(ns)
+	withPort := func(app string, port int32) func(*corev1.Pod) {
+		return func(p *corev1.Pod) {
+			p.Labels = map[string]string{"app": app}
+			p.Spec.Containers[0].Ports = []corev1.ContainerPort{{Name: "db", ContainerPort: port, Protocol: corev1.ProtocolTCP}}
+		}
+	}
+	e.createPod(ns, "client", "ne1", withPort("client", 1))
+	e.createPod(ns, "db1", "ne1", withPort("db", 5432))
+	db1 := e.podIP(ns, "db1")
+	dbPort := intstr.FromString("db")
+	p := &networkingv1.NetworkPolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "to-db"},
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "client"}},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+			Egress: []networkingv1.NetworkPolicyEgressRule{{
+				To:    []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}}},
+				Ports: []networkingv1.NetworkPolicyPort{{Port: &dbPort}},
+			}},
+		},
+	}
+	if _, err := e.client.NetworkingV1().NetworkPolicies(ns).Create(context.Background(), p, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	match := func() string {
+		return e.nbctl("--bare", "--columns=match", "find", "ACL", "name=np_named_to_db_egress_0")
+	}
+	eventually(t, 20*time.Second, func() string {
+		if m := match(); !strings.Contains(m, "tcp.dst == 5432 && (ip4.dst == {"+db1+"})") {
+			return "egress ACL: " + m
+		}
+		return ""
+	})
+	// A new peer with the name on another number, and a pod relabelled
+	// into the peers: both in the ACL, without touching the policy.
+	e.createPod(ns, "db2", "ne1", withPort("db", 3306))
+	e.createPod(ns, "db3", "ne1", withPort("other", 5432))
+	db2, db3 := e.podIP(ns, "db2"), e.podIP(ns, "db3")
+	if _, err := e.client.CoreV1().Pods(ns).Patch(context.Background(), "db3", types.MergePatchType,
+		[]byte(`{"metadata":{"labels":{"app":"db"}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, func() string {
+		m := match()
+		if !strings.Contains(m, "tcp.dst == 3306 && (ip4.dst == {"+db2+"})") || !strings.Contains(m, db3) || !strings.Contains(m, db1) {
+			return fmt.Sprintf("egress ACL lacks db2 %s on 3306 or db3 %s on 5432: %s", db2, db3, m)
+		}
+		return ""
+	})
+	// The peers are no members of the client's port group.
+	e.waitIdle()
+	if lsp := strings.TrimSpace(e.get("Logical_Switch_Port", ns+"_db2", "_uuid")); strings.Contains(e.get("Port_Group", "np_named_to_db", "ports"), lsp) {
+		t.Errorf("peer db2 joined the policy's port group")
+	}
+}

@@ -11,6 +11,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	corelisters "k8s.io/client-go/listers/core/v1"
 	networkinglisters "k8s.io/client-go/listers/networking/v1"
 	"k8s.io/client-go/tools/cache"
@@ -236,7 +237,7 @@ func (s Sources) Groups(pod *corev1.Pod) []reconcile.Ref {
 			continue
 		}
 		p, err := s.Policies.NetworkPolicies(ns).Get(name)
-		if err != nil {
+		if err != nil || !selects(p, pod) { // the index also holds named egress ports' peers
 			continue
 		}
 		if _, err := Rows(Input{Owner: o, Policy: p, IPv4: s.IPv4, IPv6: s.IPv6}); err != nil {
@@ -348,12 +349,12 @@ func (s Sources) Handlers(rec *reconcile.Reconciler) (policies, pods, namespaces
 			return
 		}
 		owner := PolicyOwner(p.Namespace + "/" + p.Name)
-		sel, err := metav1.LabelSelectorAsSelector(&p.Spec.PodSelector)
+		sels, err := s.dependencies(p)
 		if deleted || err != nil {
 			s.Selectors.Set(owner, nil)
 			return
 		}
-		s.Selectors.Set(owner, []controller.Selection{{Namespace: p.Namespace, Objects: sel}})
+		s.Selectors.Set(owner, sels)
 	}
 	fan := controller.FanOut(enqueue, policyOwners, func(old, cur metav1.Object) bool {
 		return old.GetResourceVersion() != cur.GetResourceVersion()
@@ -409,6 +410,43 @@ func (s Sources) Handlers(rec *reconcile.Reconciler) (policies, pods, namespaces
 		},
 	}
 	return policies, pods, namespaces
+}
+
+// dependencies are the pods a policy's rows depend on: those it selects
+// (its port group; its ingress named ports resolve over them) and the
+// peers of egress rules that name ports, which resolve over the
+// destination pods, so a peer pod's change re-plans the policy.
+func (s Sources) dependencies(p *networkingv1.NetworkPolicy) ([]controller.Selection, error) {
+	podSel, err := metav1.LabelSelectorAsSelector(&p.Spec.PodSelector)
+	if err != nil {
+		return nil, err
+	}
+	out := []controller.Selection{{Namespace: p.Namespace, Objects: podSel}}
+	for _, r := range p.Spec.Egress {
+		named := false
+		for _, port := range r.Ports {
+			named = named || port.Port != nil && port.Port.Type == intstr.String
+		}
+		if !named {
+			continue
+		}
+		egressOnly := &networkingv1.NetworkPolicy{ObjectMeta: p.ObjectMeta, Spec: networkingv1.NetworkPolicySpec{
+			Egress: []networkingv1.NetworkPolicyEgressRule{r}}}
+		for _, k := range PeerKeys(egressOnly) {
+			sel, err := s.selection(k)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, sel)
+		}
+	}
+	return out, nil
+}
+
+// selects reports whether a policy's podSelector selects pod.
+func selects(p *networkingv1.NetworkPolicy, pod *corev1.Pod) bool {
+	sel, err := metav1.LabelSelectorAsSelector(&p.Spec.PodSelector)
+	return err == nil && p.Namespace == pod.Namespace && sel.Matches(labels.Set(pod.Labels))
 }
 
 // selection turns a peer key into a selector-index selection.
