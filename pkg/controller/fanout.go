@@ -7,13 +7,30 @@ import (
 	"github.com/ovnkube/ovnkube/pkg/reconcile"
 )
 
+// Change is what an update of an object can affect.
+type Change int
+
+const (
+	// NoChange: neither the owners the object maps to nor their rows.
+	NoChange Change = iota
+	// Membership: only which owners the object maps to (a pod's labels,
+	// for the selections it enters or leaves). The owners it maps to both
+	// before and after are untouched: only those it joins or leaves are
+	// enqueued, so relabelling one pod never re-plans every selection that
+	// holds it.
+	Membership
+	// Content: the owners' rows (a pod's address): every owner before and
+	// after.
+	Content
+)
+
 // FanOut returns the informer event handler of objects that change other
 // owners' rows (an EndpointSlice its Service, a pod the policies that select
-// it): on every add, update and delete it enqueues, as one group, the owners
-// the object maps to before and after the change, so an owner the object
-// stops affecting is reconciled too. changed filters updates that can change
-// neither the mapping nor the owners' rows (nil: every update counts).
-func FanOut[T any](enqueue func([]reconcile.Owner), owners func(T) []reconcile.Owner, changed func(old, cur T) bool) cache.ResourceEventHandler {
+// it): on every add and delete it enqueues, as one group, the owners the
+// object maps to; on an update, what change says: the owners it maps to
+// before and after (Content), only those it joins or leaves (Membership),
+// or none. A nil change counts every update as Content.
+func FanOut[T any](enqueue func([]reconcile.Owner), owners func(T) []reconcile.Owner, change func(old, cur T) Change) cache.ResourceEventHandler {
 	return cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
 			if o, ok := obj.(T); ok {
@@ -23,10 +40,19 @@ func FanOut[T any](enqueue func([]reconcile.Owner), owners func(T) []reconcile.O
 		UpdateFunc: func(oldObj, newObj any) {
 			old, ok1 := oldObj.(T)
 			cur, ok2 := newObj.(T)
-			if !ok1 || !ok2 || (changed != nil && !changed(old, cur)) {
+			if !ok1 || !ok2 {
 				return
 			}
-			enqueue(union(owners(old), owners(cur)))
+			c := Content
+			if change != nil {
+				c = change(old, cur)
+			}
+			switch c {
+			case Content:
+				enqueue(union(owners(old), owners(cur)))
+			case Membership:
+				enqueue(symmetricDifference(owners(old), owners(cur)))
+			}
 		},
 		DeleteFunc: func(obj any) {
 			if o, ok := kube.Deleted[T](obj); ok {
@@ -45,6 +71,23 @@ func union(a, b []reconcile.Owner) []reconcile.Owner {
 				seen[o] = true
 				out = append(out, o)
 			}
+		}
+	}
+	return out
+}
+
+// symmetricDifference is the owners in exactly one of a and b.
+func symmetricDifference(a, b []reconcile.Owner) []reconcile.Owner {
+	count := make(map[reconcile.Owner]int, len(a)+len(b))
+	for _, s := range [][]reconcile.Owner{a, b} {
+		for _, o := range union(s, nil) {
+			count[o]++
+		}
+	}
+	var out []reconcile.Owner
+	for _, o := range union(a, b) {
+		if count[o] == 1 {
+			out = append(out, o)
 		}
 	}
 	return out

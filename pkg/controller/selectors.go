@@ -159,12 +159,17 @@ func (x *SelectorIndex) SelectingNamespace(old, cur labels.Set) []reconcile.Owne
 }
 
 // ObjectHandler is the informer handler of the selected objects (pods):
-// enqueue the owners selecting the old or the new object when its labels,
-// namespace or existence change.
+// enqueue the owners selecting an added or deleted object, and on a label
+// change those that start or stop selecting it.
 func (x *SelectorIndex) ObjectHandler(enqueue func([]reconcile.Owner)) cache.ResourceEventHandler {
 	return FanOut(enqueue,
 		func(o metav1.Object) []reconcile.Owner { return x.Selecting(o.GetNamespace(), o.GetLabels()) },
-		func(old, cur metav1.Object) bool { return !labels.Equals(old.GetLabels(), cur.GetLabels()) })
+		func(old, cur metav1.Object) Change {
+			if labels.Equals(old.GetLabels(), cur.GetLabels()) {
+				return NoChange
+			}
+			return Membership
+		})
 }
 
 // NamespaceHandler is the informer handler of Namespaces: enqueue the owners

@@ -111,6 +111,29 @@ func TestMulticast(t *testing.T) {
 		return err != nil
 	}, func() string { return "deny-all: the sender still pings the remote receiver" })
 	expect("under a deny-all policy")
+
+	// Deleting the namespace (its pods, its policy, its multicast) leaves
+	// no port group, ACL or address set of it behind.
+	if err := s.cs.CoreV1().Namespaces().Delete(context.Background(), on.ns, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var left string
+	waitFor(t, 60*time.Second, func() bool {
+		left = ""
+		for _, q := range [][]string{
+			{"--bare", "--columns=name", "list", "Port_Group"},
+			{"--bare", "--columns=name,match", "list", "ACL"},
+			{"--bare", "--columns=external_ids", "list", "Address_Set"},
+		} {
+			out, _ := s.cmd(context.Background(), "ovn-nbctl", q...).CombinedOutput()
+			for _, line := range strings.Split(string(out), "\n") {
+				if strings.Contains(line, "mc_on") || strings.Contains(line, `\"mc-on\"`) {
+					left += line + "\n"
+				}
+			}
+		}
+		return left == ""
+	}, func() string { return "rows of the deleted namespace left:\n" + left })
 }
 
 // podIP reads a pod's status.podIP.

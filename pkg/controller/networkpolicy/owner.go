@@ -356,8 +356,11 @@ func (s Sources) Handlers(rec *reconcile.Reconciler) (policies, pods, namespaces
 		}
 		s.Selectors.Set(owner, sels)
 	}
-	fan := controller.FanOut(enqueue, policyOwners, func(old, cur metav1.Object) bool {
-		return old.GetResourceVersion() != cur.GetResourceVersion()
+	fan := controller.FanOut(enqueue, policyOwners, func(old, cur metav1.Object) controller.Change {
+		if old.GetResourceVersion() == cur.GetResourceVersion() {
+			return controller.NoChange
+		}
+		return controller.Content
 	})
 	policies = cache.ResourceEventHandlerFuncs{
 		// The selection is registered before the owners are enqueued, so
@@ -374,15 +377,22 @@ func (s Sources) Handlers(rec *reconcile.Reconciler) (policies, pods, namespaces
 			fan.OnDelete(obj)
 		},
 	}
-	// A pod's label change also re-plans the pod itself (the pod owner's
-	// own handler does that for every relevant change).
+	// A pod's label change re-plans only the selections it enters or
+	// leaves; a new address or phase every selection holding it. (The pod
+	// owner's own handler re-plans the pod itself.)
 	pods = controller.FanOut(enqueue,
 		func(o metav1.Object) []reconcile.Owner { return s.Selectors.Selecting(o.GetNamespace(), o.GetLabels()) },
-		func(old, cur metav1.Object) bool {
+		func(old, cur metav1.Object) controller.Change {
 			op, ok1 := old.(*corev1.Pod)
 			cp, ok2 := cur.(*corev1.Pod)
-			return !ok1 || !ok2 || !labels.Equals(op.Labels, cp.Labels) || op.Status.Phase != cp.Status.Phase ||
-				op.Annotations[kube.PodNetworksAnnotation] != cp.Annotations[kube.PodNetworksAnnotation]
+			switch {
+			case !ok1 || !ok2 || op.Status.Phase != cp.Status.Phase ||
+				op.Annotations[kube.PodNetworksAnnotation] != cp.Annotations[kube.PodNetworksAnnotation]:
+				return controller.Content
+			case !labels.Equals(op.Labels, cp.Labels):
+				return controller.Membership
+			}
+			return controller.NoChange
 		})
 	selecting := s.Selectors.NamespaceHandler(enqueue)
 	namespaces = cache.ResourceEventHandlerFuncs{
