@@ -2,12 +2,14 @@ package integration
 
 import (
 	"fmt"
+	"net"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ovnkube/ovnkube/pkg/kube"
+	"github.com/ovnkube/ovnkube/pkg/topology"
 )
 
 var topologyTables = []string{"Logical_Router", "Logical_Router_Port", "Logical_Switch", "Logical_Switch_Port", "Gateway_Chassis"}
@@ -66,7 +68,7 @@ func TestThreeNodesTopology(t *testing.T) {
 		mac := func(last int) string {
 			return fmt.Sprintf("0a:58:%02x:%02x:%02x:%02x", base[0], base[1], base[2], last)
 		}
-		if got := e.get("Logical_Switch", n, "other_config"); got != fmt.Sprintf(`{exclude_ips="%s", subnet="%s"}`, mgmt, s) {
+		if got := e.get("Logical_Switch", n, "other_config"); got != fmt.Sprintf(`{exclude_ips="%s", mcast_eth_src="%s", mcast_ip4_src="%s", mcast_querier="true", mcast_snoop="true", subnet="%s"}`, mgmt, mac(1), gw, s) {
 			t.Errorf("%s other_config = %s", n, got)
 		}
 		if got := e.get("Logical_Router_Port", "rtos-"+n, "networks"); got != fmt.Sprintf(`["%s/24"]`, gw) {
@@ -136,7 +138,9 @@ func TestDualStackTopology(t *testing.T) {
 	}
 	v4, v6 := subnets[0], subnets[1]
 	a := v4.Addr().As4()
-	if got := e.get("Logical_Switch", "ds1", "other_config"); got != fmt.Sprintf(`{exclude_ips="%d.%d.%d.2", ipv6_prefix="%s", subnet="%s"}`, a[0], a[1], a[2], v6.Addr(), v4) {
+	mac := fmt.Sprintf("0a:58:%02x:%02x:%02x:01", a[0], a[1], a[2])
+	if got := e.get("Logical_Switch", "ds1", "other_config"); got != fmt.Sprintf(`{exclude_ips="%d.%d.%d.2", ipv6_prefix="%s", mcast_eth_src="%s", mcast_ip4_src="%d.%d.%d.1", mcast_ip6_src="%s", mcast_querier="true", mcast_snoop="true", subnet="%s"}`,
+		a[0], a[1], a[2], v6.Addr(), mac, a[0], a[1], a[2], topology.LinkLocalFromMAC(net.HardwareAddr{0x0a, 0x58, a[0], a[1], a[2], 1}), v4) {
 		t.Errorf("other_config = %s", got)
 	}
 	if got := e.get("Logical_Router_Port", "rtos-ds1", "networks"); got != fmt.Sprintf(`["%d.%d.%d.1/24", "%s1/64"]`, a[0], a[1], a[2], v6.Addr()) {
