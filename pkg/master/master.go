@@ -152,6 +152,26 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	}
 	h := r.CacheHandler()
 	handler.Store(&h)
+	// An NB outage makes the master unready, never exit; once the cache is
+	// back every owner is re-planned, so rows lost meanwhile return.
+	var synced atomic.Bool // the first full reconcile has committed
+	nbConnected := metrics.OVSDBConnected.WithLabelValues(nbModel.Name())
+	nbConnected.Set(1)
+	go ovsdbclient.WatchConnection(ctx, nb, nbdb.LogicalSwitchTable, 200*time.Millisecond, func(up bool) {
+		if !up {
+			nbConnected.Set(0)
+			klog.ErrorS(nil, "Lost the NB connection; reconnecting", "endpoints", cfg.NBEndpoints())
+			health.SetNotReady("NB disconnected, reconnecting")
+			return
+		}
+		nbConnected.Set(1)
+		if err := r.Resync(); err != nil {
+			klog.ErrorS(err, "Re-planning after the NB reconnect")
+		}
+		if synced.Load() {
+			health.SetReady(true)
+		}
+	})
 	serviceHandlers, sliceHandlers := service.Handlers(r)
 	policyHandlers, podPolicyHandlers, namespaceHandlers := np.Handlers(r)
 	for _, h := range []struct {
@@ -198,7 +218,10 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	go func() { done <- r.Run(ctx) }()
 	select {
 	case <-r.Ready():
-		health.SetReady(true)
+		synced.Store(true)
+		if ovsdbclient.Connected(nb) {
+			health.SetReady(true)
+		}
 		klog.InfoS("Master ready: first full reconcile committed", "elapsed", time.Since(start))
 	case <-ctx.Done():
 	case err := <-done:

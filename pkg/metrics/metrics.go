@@ -133,13 +133,21 @@ var (
 	})
 )
 
+// OVSDBConnected is 1 while the connection to a database is up: the
+// master's OVN_Northbound, the node agent's Open_vSwitch.
+var OVSDBConnected = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+	Namespace: namespace,
+	Name:      "ovsdb_connected",
+	Help:      "1 while the connection to the OVSDB database is up (its cache current), 0 while reconnecting.",
+}, []string{"database"})
+
 func init() {
 	Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		ReconcileDuration, ReconcileErrors, NBTransactions, NBOperations, NBTransactionDuration,
 		QueueDepth, PendingOwners, InvalidObjects, SubnetAllocationFailures, PodAddressAllocationFailures, NodeSubnetsAllocated, NodeSubnetsCapacity,
-		ServiceProgrammingLatency, NetworkPolicyProgrammingLatency, Ready,
+		ServiceProgrammingLatency, NetworkPolicyProgrammingLatency, Ready, OVSDBConnected,
 	)
 	// Export the series tests and dashboards read as 0 from the start, so
 	// "no transaction since start" is a visible 0, not a missing series.

@@ -15,13 +15,18 @@ import (
 
 // Health tracks what /healthz and /readyz report. Live is true from start;
 // Ready flips once the component has done its first full sync, so a
-// Deployment's readiness probe (and the test harness) can wait on it.
+// Deployment's readiness probe (and the test harness) can wait on it, and
+// drops while a database it needs is unreachable; /readyz says why.
 type Health struct {
-	ready atomic.Bool
+	ready  atomic.Bool
+	reason atomic.Value // string: why not ready
 }
 
 // SetReady marks the component ready (or not) and mirrors it in ovnkube_ready.
 func (h *Health) SetReady(ready bool) {
+	if ready {
+		h.reason.Store("")
+	}
 	h.ready.Store(ready)
 	if ready {
 		Ready.Set(1)
@@ -30,8 +35,20 @@ func (h *Health) SetReady(ready bool) {
 	}
 }
 
+// SetNotReady marks the component not ready for reason.
+func (h *Health) SetNotReady(reason string) {
+	h.reason.Store(reason)
+	h.SetReady(false)
+}
+
 // IsReady reports the last SetReady value.
 func (h *Health) IsReady() bool { return h.ready.Load() }
+
+// Reason is why the component is not ready ("" when ready or not yet known).
+func (h *Health) Reason() string {
+	r, _ := h.reason.Load().(string)
+	return r
+}
 
 // Handler serves /metrics, /healthz and /readyz.
 func Handler(h *Health) http.Handler {
@@ -42,7 +59,11 @@ func Handler(h *Health) http.Handler {
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !h.IsReady() {
-			http.Error(w, "not ready: waiting for the first full sync", http.StatusServiceUnavailable)
+			reason := h.Reason()
+			if reason == "" {
+				reason = "waiting for the first full sync"
+			}
+			http.Error(w, "not ready: "+reason, http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ok")

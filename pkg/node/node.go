@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync"
+	"time"
 
 	"github.com/vishvananda/netns"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/klog/v2"
 
+	"github.com/ovnkube/ovnkube/ovsdb-models/vswitch"
 	"github.com/ovnkube/ovnkube/pkg/config"
 	"github.com/ovnkube/ovnkube/pkg/kube"
 	"github.com/ovnkube/ovnkube/pkg/metrics"
@@ -18,6 +21,7 @@ import (
 	"github.com/ovnkube/ovnkube/pkg/node/gateway"
 	"github.com/ovnkube/ovnkube/pkg/node/mgmtport"
 	"github.com/ovnkube/ovnkube/pkg/node/ovs"
+	"github.com/ovnkube/ovnkube/pkg/ovsdbclient"
 	"github.com/ovnkube/ovnkube/pkg/topology"
 )
 
@@ -142,8 +146,33 @@ func run(ctx context.Context, cfg *config.Config, ncfg *config.NodeConfig, hostN
 	if err := cniinstall.Install(plugin, ncfg.CNIBinDir, ncfg.CNIConfDir, ncfg.CNISocket); err != nil {
 		return err
 	}
-	// f. ready
-	health.SetReady(true)
+	// f. ready, while the local Open_vSwitch database is connected: an
+	// outage makes the agent unready, never exit.
+	var mu sync.Mutex
+	synced := false
+	ovsConnected := metrics.OVSDBConnected.WithLabelValues("Open_vSwitch")
+	ovsConnected.Set(1)
+	go ovsdbclient.WatchConnection(ctx, oc.Raw(), vswitch.BridgeTable, 200*time.Millisecond, func(up bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !up {
+			ovsConnected.Set(0)
+			klog.ErrorS(nil, "Lost the Open_vSwitch database connection; reconnecting", "address", ncfg.OVSAddress)
+			health.SetNotReady("Open_vSwitch database disconnected, reconnecting")
+			return
+		}
+		ovsConnected.Set(1)
+		klog.InfoS("Open_vSwitch database connection back", "address", ncfg.OVSAddress)
+		if synced {
+			health.SetReady(true)
+		}
+	})
+	mu.Lock()
+	synced = true
+	if ovsdbclient.Connected(oc.Raw()) {
+		health.SetReady(true)
+	}
+	mu.Unlock()
 	klog.InfoS("Node agent ready", "node", name, "systemID", systemID, "cniSocket", ncfg.CNISocket)
 	return srv.Serve(ctx)
 }

@@ -32,13 +32,72 @@ type Options struct {
 	Tables    []string           // tables to monitor (cache)
 	Handler   cache.EventHandler // registered before the initial monitor, optional
 	Timeout   time.Duration      // connect timeout, default 20s
+	// MaxBackoff caps the wait between reconnect attempts (default 5s).
+	// There is no cap on how long the client keeps trying.
+	MaxBackoff time.Duration
 }
+
+// reconnectBackoff waits 100 ms, then longer, up to max between attempts,
+// and never gives up: libovsdb panics when its backoff stops (the
+// library's default stops after 15 minutes), and a controller must
+// outlive any database outage.
+func reconnectBackoff(max time.Duration) *backoff.ExponentialBackOff {
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 100 * time.Millisecond
+	b.MaxInterval = max
+	b.MaxElapsedTime = 0
+	b.Reset()
+	return b
+}
+
+// WatchConnection reports c's connection state changes until ctx ends:
+// onChange(false) once it is lost, onChange(true) once it is back with
+// every monitor re-established and the cache refilled. It polls every
+// period. A reconnect quicker than a period is still seen: libovsdb
+// refills the cache of a reconnected monitor into new row caches, so
+// the row cache of table (one of the monitored tables) changing identity
+// means the connection went and came back (reported as false, then true).
+func WatchConnection(ctx context.Context, c client.Client, table string, period time.Duration, onChange func(connected bool)) {
+	rows := c.Cache().Table(table)
+	up := Connected(c)
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		// The row cache first: Connected waits for a reconnect under way
+		// to finish, so a new row cache read before it is refilled by then.
+		nowRows := c.Cache().Table(table)
+		now := Connected(c)
+		if nowRows != rows && up {
+			up = false
+			onChange(false)
+		}
+		rows = nowRows
+		if now != up {
+			up = now
+			onChange(up)
+		}
+	}
+}
+
+// Connected reports whether c is connected with its cache current.
+// libovsdb's own Connected stays true while it reconnects after the server
+// went away; its endpoint is cleared then, and reading it waits while a
+// reconnect (dial, monitors, cache refill) is under way.
+func Connected(c client.Client) bool { return c.Connected() && c.CurrentEndpoint() != "" }
 
 // Connect dials the database, registers the handler and monitors Tables. When
 // it returns the cache holds the whole content of those tables.
 func Connect(ctx context.Context, o Options) (client.Client, error) {
 	if o.Timeout == 0 {
 		o.Timeout = 20 * time.Second
+	}
+	if o.MaxBackoff == 0 {
+		o.MaxBackoff = 5 * time.Second
 	}
 	dbModel := o.Model
 	if o.Indexes != nil {
@@ -48,7 +107,7 @@ func Connect(ctx context.Context, o Options) (client.Client, error) {
 	opts := []client.Option{
 		client.WithLogger(&logger),
 		client.WithLeaderOnly(true),
-		client.WithReconnect(o.Timeout, backoff.NewExponentialBackOff()),
+		client.WithReconnect(o.Timeout, reconnectBackoff(o.MaxBackoff)),
 	}
 	for _, ep := range o.Endpoints {
 		opts = append(opts, client.WithEndpoint(ep))

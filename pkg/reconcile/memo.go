@@ -75,3 +75,10 @@ func (m *memo) changed(uuids ...string) {
 		delete(m.members, u)
 	}
 }
+
+// reset forgets everything: the cache was refilled from scratch.
+func (m *memo) reset() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.rows, m.members = nil, nil
+}

@@ -271,6 +271,26 @@ func (r *Reconciler) enqueueInitial() error {
 	// Requests from now on are queued; anything an informer or the NB
 	// monitor reported before is in the listers and the cache read below.
 	r.running.Store(true)
+	order, err := r.allOwners()
+	if err != nil {
+		return err
+	}
+	owners := make(map[Owner]bool, len(order))
+	for _, o := range order {
+		owners[o] = true
+	}
+	r.initialMu.Lock()
+	r.initial = owners
+	r.initialMu.Unlock()
+	klog.InfoS("Reconciling every owner once", "owners", len(order))
+	r.EnqueueAll(order)
+	r.markAttempted(nil)
+	return nil
+}
+
+// allOwners lists every owner that exists in Kubernetes, type by type in
+// dependency order, then those that only still have rows in the NB.
+func (r *Reconciler) allOwners() ([]Owner, error) {
 	owners := map[Owner]bool{}
 	var order []Owner
 	for _, t := range r.order {
@@ -279,7 +299,7 @@ func (r *Reconciler) enqueueInitial() error {
 		}
 		names, err := t.List()
 		if err != nil {
-			return fmt.Errorf("list %s owners: %w", t.Name, err)
+			return nil, fmt.Errorf("list %s owners: %w", t.Name, err)
 		}
 		sort.Strings(names)
 		for _, n := range names {
@@ -298,13 +318,26 @@ func (r *Reconciler) enqueueInitial() error {
 		}
 	}
 	sort.Slice(gone, func(a, b int) bool { return gone[a].String() < gone[b].String() })
-	order = append(order, gone...)
-	r.initialMu.Lock()
-	r.initial = owners
-	r.initialMu.Unlock()
-	klog.InfoS("Reconciling every owner once", "owners", len(order))
-	r.EnqueueAll(order)
-	r.markAttempted(nil)
+	return append(order, gone...), nil
+}
+
+// Resync forgets what the reconciler remembers of the NB and re-plans every
+// owner. Call it after the NB connection comes back: libovsdb refills the
+// cache from scratch without delete events, so rows lost while
+// disconnected (an NB restored from an empty backup, a row deleted by hand
+// meanwhile) would otherwise stay lost until the next restart.
+func (r *Reconciler) Resync() error {
+	if !r.running.Load() {
+		return nil // Run's first pass plans everything anyway
+	}
+	r.store.memo.reset()
+	r.echoes.reset()
+	owners, err := r.allOwners()
+	if err != nil {
+		return err
+	}
+	klog.InfoS("NB reconnected: re-planning every owner", "owners", len(owners))
+	r.EnqueueAll(owners)
 	return nil
 }
 

@@ -33,6 +33,10 @@ type OVN struct {
 	ReadyIn time.Duration
 
 	NB, SB, Northd *Process
+
+	bins   map[string]string
+	env    []string
+	launch Launch
 }
 
 // OVNOptions tunes StartOVNWith.
@@ -75,10 +79,13 @@ func StartOVNWith(dir string, opts OVNOptions) (*OVN, error) {
 		Dir:       dir,
 		NBAddress: "unix:" + filepath.Join(dir, "nb.sock"),
 		SBAddress: "unix:" + filepath.Join(dir, "sb.sock"),
+		bins:      bins,
+		// Without these the daemons and ctl tools fall back to
+		// /var/run/openvswitch and /var/log/ovn for anything we did not name.
+		env:    []string{"OVS_RUNDIR=" + dir, "OVS_LOGDIR=" + dir, "OVS_DBDIR=" + dir, "OVN_RUNDIR=" + dir, "OVN_LOGDIR=" + dir, "OVN_DBDIR=" + dir},
+		launch: opts.Launch,
 	}
-	// Without these the daemons and ctl tools fall back to
-	// /var/run/openvswitch and /var/log/ovn for anything we did not name.
-	env := []string{"OVS_RUNDIR=" + dir, "OVS_LOGDIR=" + dir, "OVS_DBDIR=" + dir, "OVN_RUNDIR=" + dir, "OVN_LOGDIR=" + dir, "OVN_DBDIR=" + dir}
+	env := o.env
 
 	ok := false
 	defer func() {
@@ -90,27 +97,9 @@ func StartOVNWith(dir string, opts OVNOptions) (*OVN, error) {
 		name, schema string
 		proc         **Process
 	}{{"nb", nbSchema, &o.NB}, {"sb", sbSchema, &o.SB}} {
-		file := filepath.Join(dir, db.name+".db")
-		if _, err := os.Stat(file); os.IsNotExist(err) {
-			if out, err := exec.Command(bins["ovsdb-tool"], "create", file, db.schema).CombinedOutput(); err != nil {
-				return nil, fmt.Errorf("ovsdb-tool create %s: %v: %s", file, err, bytes.TrimSpace(out))
-			}
-		}
-		name := "ovsdb-server-" + db.name
-		log := filepath.Join(dir, name+".log")
-		// Not --detach: the process is ours to track. The daemon's own log
-		// file and its stderr share one file; console logging is off so
-		// lines are not written twice.
-		p, err := opts.Launch.start(name, log, env, bins["ovsdb-server"], file,
-			"--no-chdir", "-vconsole:off", "-vfile:info",
-			"--pidfile="+filepath.Join(dir, db.name+".pid"),
-			"--log-file="+log,
-			"--unixctl="+filepath.Join(dir, db.name+".ctl"),
-			"--remote=punix:"+filepath.Join(dir, db.name+".sock"))
-		if err != nil {
+		if *db.proc, err = o.startDB(db.name, db.schema); err != nil {
 			return nil, err
 		}
-		*db.proc = p
 	}
 	for _, db := range []struct {
 		sock string
@@ -160,6 +149,59 @@ func StartOVNWith(dir string, opts OVNOptions) (*OVN, error) {
 	o.ReadyIn = time.Since(t0)
 	ok = true
 	return o, nil
+}
+
+// startDB starts the ovsdb-server of database name ("nb", "sb") on
+// DIR/name.db, creating the file from schema if it does not exist.
+func (o *OVN) startDB(name, schema string) (*Process, error) {
+	file := filepath.Join(o.Dir, name+".db")
+	if _, err := os.Stat(file); os.IsNotExist(err) {
+		if out, err := exec.Command(o.bins["ovsdb-tool"], "create", file, schema).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("ovsdb-tool create %s: %v: %s", file, err, bytes.TrimSpace(out))
+		}
+	}
+	proc := "ovsdb-server-" + name
+	log := filepath.Join(o.Dir, proc+".log")
+	// Not --detach: the process is ours to track. The daemon's own log
+	// file and its stderr share one file; console logging is off so
+	// lines are not written twice.
+	return o.launch.start(proc, log, o.env, o.bins["ovsdb-server"], file,
+		"--no-chdir", "-vconsole:off", "-vfile:info",
+		"--pidfile="+filepath.Join(o.Dir, name+".pid"),
+		"--log-file="+log,
+		"--unixctl="+filepath.Join(o.Dir, name+".ctl"),
+		"--remote=punix:"+filepath.Join(o.Dir, name+".sock"))
+}
+
+// StopNB stops the Northbound ovsdb-server: an outage for its clients.
+func (o *OVN) StopNB() { o.NB.Stop() }
+
+// StartNB starts the Northbound ovsdb-server again on its database file and
+// socket, and returns once it accepts connections.
+func (o *OVN) StartNB() error {
+	p, err := o.startDB("nb", nbSchema)
+	if err != nil {
+		return err
+	}
+	o.NB = p
+	sock := filepath.Join(o.Dir, "nb.sock")
+	return waitReady(p.Name(), 30*time.Second, func() (bool, error) { return unixDialable(sock) }, p)
+}
+
+// ReplaceNB restores the Northbound from an empty backup under its
+// clients: the server stops, its database file is replaced by a new,
+// initialized, empty one, and it starts again on the same socket.
+func (o *OVN) ReplaceNB() error {
+	o.StopNB()
+	file := filepath.Join(o.Dir, "nb.db")
+	if err := os.Remove(file); err != nil {
+		return err
+	}
+	if err := o.StartNB(); err != nil { // creates the file anew
+		return err
+	}
+	_, err := o.NBCtl("--no-wait", "init")
+	return err
 }
 
 func unixDialable(path string) (bool, error) {
