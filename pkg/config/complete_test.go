@@ -74,7 +74,7 @@ sb-address: tcp:10.0.0.1:6642,tcp:10.0.0.2:6642
 				if got := c.SBEndpoints(); len(got) != 2 {
 					t.Errorf("SBEndpoints() = %q, want two", got)
 				}
-				if c.NBTLS != (TLS{"/pki/nb.crt", "/pki/nb.key", "/pki/ca.crt"}) {
+				if c.NBTLS != (TLS{CertFile: "/pki/nb.crt", KeyFile: "/pki/nb.key", CAFile: "/pki/ca.crt"}) {
 					t.Errorf("NBTLS = %+v", c.NBTLS)
 				}
 			},

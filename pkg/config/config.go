@@ -41,6 +41,10 @@ const (
 // verify the server, for OVSDB endpoints with the ssl: scheme.
 type TLS struct {
 	CertFile, KeyFile, CAFile string
+	// ServerName is the name the server's certificate must carry (in a
+	// SAN or, as ovs-pki issues them, its CN); empty means the host of the
+	// address dialed.
+	ServerName string
 }
 
 // Config is the complete ovnkube configuration. Each field is set by the

@@ -20,6 +20,8 @@ const (
 	flagSBClientCert      = "sb-client-cert"
 	flagSBClientKey       = "sb-client-key"
 	flagSBClientCACert    = "sb-client-cacert"
+	flagNBCertCommonName  = "nb-cert-common-name"
+	flagSBCertCommonName  = "sb-cert-common-name"
 	flagClusterSubnets    = "cluster-subnets"
 	flagServiceCIDRs      = "service-cidrs"
 	flagJoinSubnets       = "join-subnets"
@@ -99,6 +101,11 @@ var options = []option{
 		bind:  func(c *Config) pflag.Value { return (*stringValue)(&c.NBTLS.CAFile) },
 	},
 	{
+		name:  flagNBCertCommonName,
+		usage: "Name the ssl: northbound server's certificate must carry (a SAN, or its CN as ovs-pki issues them). Empty by default: the host of the address dialed.",
+		bind:  func(c *Config) pflag.Value { return (*stringValue)(&c.NBTLS.ServerName) },
+	},
+	{
 		name:  flagSBClientCert,
 		usage: "Path of the PEM client certificate presented to ssl: southbound endpoints. Required when --sb-address has an ssl: entry; empty by default.",
 		bind:  func(c *Config) pflag.Value { return (*stringValue)(&c.SBTLS.CertFile) },
@@ -112,6 +119,11 @@ var options = []option{
 		name:  flagSBClientCACert,
 		usage: "Path of the PEM CA bundle that verifies ssl: southbound endpoints. Required with ssl:; empty by default.",
 		bind:  func(c *Config) pflag.Value { return (*stringValue)(&c.SBTLS.CAFile) },
+	},
+	{
+		name:  flagSBCertCommonName,
+		usage: "Name the ssl: southbound server's certificate must carry (a SAN, or its CN as ovs-pki issues them). Empty by default: the host of the address dialed.",
+		bind:  func(c *Config) pflag.Value { return (*stringValue)(&c.SBTLS.ServerName) },
 	},
 	{
 		name:  flagClusterSubnets,

@@ -29,6 +29,8 @@ func TestFlagsBindFields(t *testing.T) {
 		{flagSBClientCert, "sb.crt", func(c *Config) string { return c.SBTLS.CertFile }, ""},
 		{flagSBClientKey, "sb.key", func(c *Config) string { return c.SBTLS.KeyFile }, ""},
 		{flagSBClientCACert, "sb-ca.crt", func(c *Config) string { return c.SBTLS.CAFile }, ""},
+		{flagNBCertCommonName, "ovnnb", func(c *Config) string { return c.NBTLS.ServerName }, ""},
+		{flagSBCertCommonName, "ovnsb", func(c *Config) string { return c.SBTLS.ServerName }, ""},
 		{flagClusterSubnets, "10.244.0.0/16/24, fd00::/48/64", func(c *Config) string { return fmt.Sprint(c.ClusterSubnets) }, "[10.244.0.0/16/24 fd00::/48/64]"},
 		{flagServiceCIDRs, "10.96.0.0/16", func(c *Config) string { return fmt.Sprint(c.ServiceCIDRs) }, "[10.96.0.0/16]"},
 		{flagJoinSubnets, "100.65.0.0/16", func(c *Config) string { return fmt.Sprint(c.JoinSubnets) }, "[100.65.0.0/16]"},
