@@ -75,8 +75,11 @@ integration: tools build
 # their own API server and OVN, and the userspace datapath's timing (a ping
 # every 50 ms across a master restart) must not compete with another
 # package's control plane for the two cores.
+# The unit packages run with the race detector; the integration and e2e
+# packages drive the built binaries (their own processes) instead.
 test: tools build fmt vet
-	OVNKUBE_BIN_DIR=$(BIN) $(GO) test -p 1 -count=1 -timeout 25m ./...
+	OVNKUBE_BIN_DIR=$(BIN) $(GO) test -race -count=1 -timeout 15m ./pkg/... ./cmd/... ./ovsdb-models/...
+	OVNKUBE_BIN_DIR=$(BIN) $(GO) test -p 1 -count=1 -timeout 25m ./test/...
 
 bench: tools build
 	OVNKUBE_BIN_DIR=$(BIN) $(GO) run ./test/bench $(BENCH_ARGS)
