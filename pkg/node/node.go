@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -87,6 +88,13 @@ func run(ctx context.Context, cfg *config.Config, ncfg *config.NodeConfig, hostN
 	})
 	if err != nil {
 		return fmt.Errorf("configure OVS chassis: %w", err)
+	}
+	// ovn-controller reaches an ssl: Southbound with the files the
+	// Open_vSwitch row names.
+	if strings.Contains(cfg.SBAddress, "ssl:") {
+		if err := oc.EnsureSSL(ctx, ovs.SSLFiles{PrivateKey: cfg.SBTLS.KeyFile, Certificate: cfg.SBTLS.CertFile, CACert: cfg.SBTLS.CAFile}); err != nil {
+			return fmt.Errorf("configure OVS SSL for the Southbound: %w", err)
+		}
 	}
 	// b. br-ex owns the uplink
 	up, err := takeOverUplink(ctx, oc, hostNS, gw, ncfg.DatapathType, cfg.MasqueradeSubnets, cfg.ServiceCIDRs)

@@ -41,7 +41,7 @@ func Connect(ctx context.Context, address string) (*Client, error) {
 	c, err := ovsdbclient.Connect(ctx, ovsdbclient.Options{
 		Endpoints: []string{address},
 		Model:     dbModel,
-		Tables:    []string{vswitch.OpenvSwitchTable, vswitch.BridgeTable, vswitch.PortTable, vswitch.InterfaceTable},
+		Tables:    []string{vswitch.OpenvSwitchTable, vswitch.BridgeTable, vswitch.PortTable, vswitch.InterfaceTable, vswitch.SSLTable},
 		Handler: &cache.EventHandlerFuncs{
 			AddFunc:    func(table string, _ model.Model) { oc.notify(table) },
 			UpdateFunc: func(table string, _, _ model.Model) { oc.notify(table) },

@@ -63,3 +63,43 @@ func TestChassisAndBridgeReal(t *testing.T) {
 		t.Fatalf("bridges: %q", n)
 	}
 }
+
+// TestEnsureSSLReal: the SSL files land in the row `ovs-vsctl get-ssl`
+// shows; the same files again write nothing; new files replace them.
+func TestEnsureSSLReal(t *testing.T) {
+	o := ovstest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	oc, err := Connect(ctx, o.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer oc.Close()
+	files := SSLFiles{PrivateKey: "/pki/node.key", Certificate: "/pki/node.crt", CACert: "/pki/ca.crt"}
+	if err := oc.EnsureSSL(ctx, files); err != nil {
+		t.Fatal(err)
+	}
+	got := o.Vsctl(t, "get-ssl")
+	for _, want := range []string{"Private key: /pki/node.key", "Certificate: /pki/node.crt", "CA Certificate: /pki/ca.crt"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("get-ssl lacks %q:\n%s", want, got)
+		}
+	}
+	before := o.Vsctl(t, "get", "Open_vSwitch", ".", "ssl")
+	if err := oc.EnsureSSL(ctx, files); err != nil {
+		t.Fatal(err)
+	}
+	if after := o.Vsctl(t, "get", "Open_vSwitch", ".", "ssl"); after != before {
+		t.Errorf("the same files wrote a new SSL row: %s -> %s", before, after)
+	}
+	files.Certificate = "/pki/node2.crt"
+	if err := oc.EnsureSSL(ctx, files); err != nil {
+		t.Fatal(err)
+	}
+	if got := o.Vsctl(t, "get-ssl"); !strings.Contains(got, "Certificate: /pki/node2.crt") {
+		t.Errorf("new certificate not set:\n%s", got)
+	}
+	if n := strings.Count(o.Vsctl(t, "--columns=_uuid", "list", "SSL"), "_uuid"); n != 1 {
+		t.Errorf("%d SSL rows, want the one referenced", n)
+	}
+}
