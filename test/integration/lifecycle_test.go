@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os/exec"
 	"reflect"
 	"sort"
@@ -236,36 +237,92 @@ func TestWidenClusterCIDR(t *testing.T) {
 	}
 }
 
-// TestMalformedAnnotation: a node with a bad annotation gets a Warning Event
-// and a metric increment, keeps no half-applied rows, and others converge.
+// TestMalformedAnnotation: a node whose chassis id is bad gets a Warning
+// Event and a metric increment, keeps no half-applied rows, and converges
+// once fixed; a node subnet annotation that does not parse (only the master
+// writes it) is replaced by a new subnet, with a Warning Event; the others
+// converge.
 func TestMalformedAnnotation(t *testing.T) {
 	e := newEnv(t, "10.244.0.0/16/24", "10.96.0.0/16")
 	e.createNode("bad1", map[string]string{kube.NodeSubnetsAnnotation: `{"default":["10.244.7.0/33"]`})
 	e.createNode("bad2", map[string]string{kube.NodeChassisIDAnnotation: "not a chassis; id"})
 	e.createNode("good", nil)
-	waitSwitches(t, e, "good", "join")
-	for node, reason := range map[string]string{"bad1": "bad-node-subnets", "bad2": "bad-chassis-id"} {
-		eventually(t, 10*time.Second, func() string {
-			for _, ev := range e.warningEvents(node) {
-				if strings.HasPrefix(ev, "InvalidNodeAnnotation") {
-					return ""
-				}
+	waitSwitches(t, e, "bad1", "good", "join")
+	e.expectSubnetRepaired("bad1")
+	eventually(t, 10*time.Second, func() string {
+		for _, ev := range e.warningEvents("bad2") {
+			if strings.HasPrefix(ev, "InvalidNodeAnnotation") {
+				return ""
 			}
-			return "no InvalidNodeAnnotation event on " + node
-		})
-		if got := e.metric("ovnkube_invalid_objects_total", map[string]string{"kind": "Node", "reason": reason}); got < 1 {
-			t.Errorf("ovnkube_invalid_objects_total{kind=Node,reason=%s} = %v", reason, got)
 		}
-	}
-	// The malformed subnet annotation is left for the operator to fix.
-	if got := e.node("bad1").Annotations[kube.NodeSubnetsAnnotation]; got != `{"default":["10.244.7.0/33"]` {
-		t.Errorf("bad1 annotation was rewritten to %s", got)
+		return "no InvalidNodeAnnotation event on bad2"
+	})
+	if got := e.metric("ovnkube_invalid_objects_total", map[string]string{"kind": "Node", "reason": "bad-chassis-id"}); got < 1 {
+		t.Errorf("ovnkube_invalid_objects_total{kind=Node,reason=bad-chassis-id} = %v", got)
 	}
 	// Fixing the input converges the node.
 	e.annotate("bad2", kube.NodeChassisIDAnnotation, "chassis-ok")
-	waitSwitches(t, e, "bad2", "good", "join")
+	waitSwitches(t, e, "bad1", "bad2", "good", "join")
 	if got := e.metric("ovnkube_reconcile_errors_total", map[string]string{"owner_type": "Node"}); got != 0 {
 		t.Errorf("bad input counted as %v reconcile errors", got)
+	}
+}
+
+// expectSubnetRepaired waits until node has a valid subnet annotation of
+// the cluster's host prefix and a NodeSubnetReallocated Warning Event.
+func (e *env) expectSubnetRepaired(node string) {
+	e.t.Helper()
+	eventually(e.t, 30*time.Second, func() string {
+		subnets, ok, err := kube.ParseNodeSubnets(e.node(node).Annotations)
+		if !ok || err != nil || len(subnets) != 1 || subnets[0].Bits() != 24 {
+			return fmt.Sprintf("%s node-subnets %v (%v)", node, subnets, err)
+		}
+		for _, ev := range e.warningEvents(node) {
+			if strings.HasPrefix(ev, "NodeSubnetReallocated") {
+				return ""
+			}
+		}
+		return fmt.Sprintf("no NodeSubnetReallocated event on %s: %v", node, e.warningEvents(node))
+	})
+}
+
+// TestBadNodeAnnotationsAtRestart: nodes whose subnet annotation is garbage
+// or of another host prefix do not stop a restarting master: it is ready
+// within 30 s, both nodes get a valid subnet and a Warning Event, and the
+// other nodes' rows are not written.
+func TestBadNodeAnnotationsAtRestart(t *testing.T) {
+	e := newEnv(t, "10.244.0.0/16/24", "10.96.0.0/16")
+	for _, n := range []string{"ok1", "ok2", "junk", "wide"} {
+		e.createNode(n, nil)
+	}
+	waitSwitches(t, e, "join", "junk", "ok1", "ok2", "wide")
+	e.waitIdle()
+	e.master.Stop()
+	e.annotate("junk", kube.NodeSubnetsAnnotation, `garbage{`)
+	e.annotate("wide", kube.NodeSubnetsAnnotation, kube.FormatNodeSubnets([]netip.Prefix{netip.MustParsePrefix("10.244.200.0/23")}))
+	uuids := map[string]bool{} // the good nodes' switches and ports
+	for _, n := range []string{"ok1", "ok2"} {
+		for _, name := range []string{n, "rtos-" + n, "stor-" + n, "k8s-" + n} {
+			uuids[strings.TrimSpace(e.get(map[bool]string{true: "Logical_Router_Port", false: "Logical_Switch_Port"}[strings.HasPrefix(name, "rtos-")], name, "_uuid"))] = true
+		}
+		uuids[strings.TrimSpace(e.get("Logical_Switch", n, "_uuid"))] = true
+	}
+	before := e.rowVersions(topologyTables...)
+	start := time.Now()
+	e.startMaster()
+	t.Logf("master ready %s after start", time.Since(start).Round(time.Millisecond))
+	if time.Since(start) > 30*time.Second {
+		t.Errorf("master took %s to be ready", time.Since(start))
+	}
+	e.expectSubnetRepaired("junk")
+	e.expectSubnetRepaired("wide")
+	e.waitIdle()
+	after := e.rowVersions(topologyTables...)
+	for k, v := range before {
+		_, uuid, _ := strings.Cut(k, "/")
+		if uuids[uuid] && after[k] != v {
+			t.Errorf("row %s of a good node was rewritten (_version %s -> %s)", k, v, after[k])
+		}
 	}
 }
 

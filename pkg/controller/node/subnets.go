@@ -84,6 +84,8 @@ func (c *SubnetController) Restore() error {
 	}
 	kube.OldestFirst(nodes)
 	restored := 0
+	var mismatched []string
+	var mismatch error
 	for _, n := range nodes {
 		if id, ok, err := kube.ParseNodeID(n.Annotations); ok && err == nil {
 			if err := c.ids.Mark(n.Name, id); err != nil {
@@ -96,12 +98,22 @@ func (c *SubnetController) Restore() error {
 		}
 		if err := c.subnets.Mark(n.Name, subnets); err != nil {
 			if errors.Is(err, allocator.ErrHostPrefixMismatch) {
-				return fmt.Errorf("node %s: %w; set --cluster-subnets back to the host prefix the cluster was created with", n.Name, err)
+				mismatched = append(mismatched, n.Name)
+				if mismatch == nil {
+					mismatch = err
+				}
 			}
 			klog.InfoS("Node subnet annotation not kept, the node will get a new subnet", "node", n.Name, "reason", err.Error())
 			continue
 		}
 		restored++
+	}
+	// A host prefix no node matches is a changed --cluster-subnets, which
+	// would re-address every node: refused. A few nodes that do not match
+	// have a bad annotation: their sync gives them a new subnet and says so.
+	if restored == 0 && len(mismatched) > 0 {
+		return fmt.Errorf("node %s: %w; no node's subnet (%d checked) has the host prefix of --cluster-subnets: "+
+			"set --cluster-subnets back to the host prefix the cluster was created with", mismatched[0], mismatch, len(mismatched))
 	}
 	c.updateUsage()
 	klog.InfoS("Restored node subnets from annotations", "nodes", len(nodes), "restored", restored)
@@ -149,7 +161,12 @@ func (c *SubnetController) sync(ctx context.Context, name string) error {
 	}
 	annotated, present, err := kube.ParseNodeSubnets(node.Annotations)
 	if err != nil {
-		return nil // left as is; the topology owner reports it on the Node
+		// Only the master writes the annotation: a value that does not
+		// parse is replaced with a new subnet, and said so on the Node.
+		klog.ErrorS(err, "Replacing a node subnet annotation that does not parse", "node", name)
+		c.recorder.Eventf(node, corev1.EventTypeWarning, ReasonSubnetConflict, "%v; allocating a new subnet", err)
+		metrics.SubnetAllocationFailures.WithLabelValues("conflict").Inc()
+		present = false
 	}
 	if present {
 		if held, ok := c.subnets.Get(name); !ok || !sameSubnets(held, annotated) {
