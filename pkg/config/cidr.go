@@ -176,8 +176,21 @@ func checkClusterSubnet(cs ClusterSubnet) error {
 		return fmt.Errorf("host prefix /%d is longer than an %s address (/%d)", cs.HostPrefix, familyName(cs.IsIPv6()), maxBits)
 	case cs.HostPrefix <= cs.CIDR.Bits():
 		return fmt.Errorf("host prefix /%d must be longer than the CIDR prefix /%d", cs.HostPrefix, cs.CIDR.Bits())
+	case cs.HostPrefix > maxPodHostPrefix(cs.IsIPv6()):
+		return fmt.Errorf("host prefix /%d leaves a node no pod address (the subnet's network address, .1 for the router and .2 for the management port%s come first); use /%d or shorter",
+			cs.HostPrefix, map[bool]string{false: ", and the broadcast address last", true: ""}[cs.IsIPv6()], maxPodHostPrefix(cs.IsIPv6()))
 	}
 	return nil
+}
+
+// maxPodHostPrefix is the longest node subnet with an address left for a
+// pod: an IPv4 /29 keeps 3-6 (0 network, 1 router, 2 management port, 7
+// broadcast), an IPv6 /126 keeps ::3.
+func maxPodHostPrefix(ipv6 bool) int {
+	if ipv6 {
+		return 126
+	}
+	return 29
 }
 
 // parseBits parses a prefix length; unlike strconv.Atoi it rejects signs

@@ -17,8 +17,8 @@ func TestParseClusterSubnet(t *testing.T) {
 		{in: "10.244.0.0/16/24", want: ClusterSubnet{netip.MustParsePrefix("10.244.0.0/16"), 24}},
 		{in: " 10.128.0.0/14/23 ", want: ClusterSubnet{netip.MustParsePrefix("10.128.0.0/14"), 23}},
 		{in: "fd00:10:244::/48/64", want: ClusterSubnet{netip.MustParsePrefix("fd00:10:244::/48"), 64}},
-		{in: "10.0.0.0/8/32", want: ClusterSubnet{netip.MustParsePrefix("10.0.0.0/8"), 32}},
-		{in: "fd00::/8/128", want: ClusterSubnet{netip.MustParsePrefix("fd00::/8"), 128}},
+		{in: "10.0.0.0/8/29", want: ClusterSubnet{netip.MustParsePrefix("10.0.0.0/8"), 29}},
+		{in: "fd00::/8/126", want: ClusterSubnet{netip.MustParsePrefix("fd00::/8"), 126}},
 
 		{in: "10.244.0.0/16", wantErr: "missing host prefix"},
 		{in: "10.244.0.0", wantErr: "missing host prefix"},
@@ -28,6 +28,11 @@ func TestParseClusterSubnet(t *testing.T) {
 		{in: "10.244.0.0/16/16", wantErr: "host prefix /16 must be longer than the CIDR prefix /16"},
 		{in: "10.244.0.0/16/8", wantErr: "must be longer"},
 		{in: "10.0.0.0/8/33", wantErr: "host prefix /33 is longer than an IPv4 address"},
+		{in: "10.0.0.0/8/32", wantErr: "host prefix /32 leaves a node no pod address"},
+		{in: "10.0.0.0/8/31", wantErr: "host prefix /31 leaves a node no pod address"},
+		{in: "10.0.0.0/8/30", wantErr: "use /29 or shorter"},
+		{in: "fd00::/48/128", wantErr: "host prefix /128 leaves a node no pod address"},
+		{in: "fd00::/48/127", wantErr: "use /126 or shorter"},
 		{in: "fd00::/48/129", wantErr: "host prefix /129 is longer than an IPv6 address"},
 		{in: "10.244.0.0/16/x", wantErr: `host prefix "x" is not a number`},
 		{in: "10.244.0.0/16/+24", wantErr: "not a number"},
@@ -64,7 +69,7 @@ func TestClusterSubnetStringRoundTrip(t *testing.T) {
 		"10.128.0.0/14/23",
 		"0.0.0.0/0/1",
 		"fd00:10:244::/48/64",
-		"fd00::/8/128",
+		"fd00::/8/126",
 	} {
 		t.Run(in, func(t *testing.T) {
 			cs, err := ParseClusterSubnet(in)
