@@ -43,9 +43,8 @@ ready. Its only contact with OVS is --ovs-address.`,
 				return err
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
 			klog.InfoS("Starting ovnkube node", "version", version, "node", cfg.NodeName)
-			return node.Run(ctx, cfg, ncfg)
+			return exitOnError(node.Run(ctx, cfg, ncfg), stop)
 		},
 	}
 	config.AddFlags(cmd.Flags(), cfg)

@@ -51,9 +51,8 @@ node's subnet (k8s.ovn.org/pod-networks).`,
 				return err
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
 			klog.InfoS("Starting ovnkube master", "version", version, "clusterSubnets", fmt.Sprint(cfg.ClusterSubnets), "nb", cfg.NBAddress)
-			return master.Run(ctx, cfg)
+			return exitOnError(master.Run(ctx, cfg), stop)
 		},
 	}
 	config.AddFlags(cmd.Flags(), cfg)

@@ -235,6 +235,17 @@ func TestWidenClusterCIDR(t *testing.T) {
 	if !strings.Contains(string(out), "host prefix cannot change") || !strings.Contains(string(out), "--cluster-subnets") {
 		t.Errorf("host prefix change error does not explain itself:\n%s", out)
 	}
+	// The fatal error is the last line and the only error line (the
+	// informers started before it must not log their teardown).
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if !strings.HasPrefix(lines[len(lines)-1], "Error: ") {
+		t.Errorf("the last line is not the error:\n%s", out)
+	}
+	for _, l := range lines[:len(lines)-1] {
+		if len(l) > 1 && l[0] == 'E' && l[1] >= '0' && l[1] <= '9' || strings.HasPrefix(l, "Error") {
+			t.Errorf("another error line before the fatal one: %s", l)
+		}
+	}
 }
 
 // TestMalformedAnnotation: a node whose chassis id is bad gets a Warning

@@ -86,6 +86,7 @@ func (c *SubnetController) Restore() error {
 	restored := 0
 	var mismatched []string
 	var mismatch error
+	var notKept [][2]string // node, why
 	for _, n := range nodes {
 		if id, ok, err := kube.ParseNodeID(n.Annotations); ok && err == nil {
 			if err := c.ids.Mark(n.Name, id); err != nil {
@@ -103,7 +104,7 @@ func (c *SubnetController) Restore() error {
 					mismatch = err
 				}
 			}
-			klog.InfoS("Node subnet annotation not kept, the node will get a new subnet", "node", n.Name, "reason", err.Error())
+			notKept = append(notKept, [2]string{n.Name, err.Error()})
 			continue
 		}
 		restored++
@@ -114,6 +115,9 @@ func (c *SubnetController) Restore() error {
 	if restored == 0 && len(mismatched) > 0 {
 		return fmt.Errorf("node %s: %w; no node's subnet (%d checked) has the host prefix of --cluster-subnets: "+
 			"set --cluster-subnets back to the host prefix the cluster was created with", mismatched[0], mismatch, len(mismatched))
+	}
+	for _, n := range notKept {
+		klog.InfoS("Node subnet annotation not kept, the node will get a new subnet", "node", n[0], "reason", n[1])
 	}
 	c.updateUsage()
 	klog.InfoS("Restored node subnets from annotations", "nodes", len(nodes), "restored", restored)
