@@ -75,6 +75,12 @@ func teardown(dir string, keepFiles bool, out io.Writer) error {
 	if err := removeNetNS(c, out); err != nil {
 		return fmt.Errorf("remove network namespaces: %w", err)
 	}
+	// Anything else still naming the sandbox's directories (a daemon's
+	// forked child, a command started by exec) goes too: down returns only
+	// once nothing of the sandbox runs.
+	if n := sandbox.StopPids(sandbox.PidsReferencing(c.Dir, c.SocketDir), sandbox.StopTimeout); n > 0 {
+		fmt.Fprintf(out, "ovnkube-sandbox: stopped %d unrecorded processes of the sandbox\n", n)
+	}
 	if keepFiles {
 		// Without live processes the state is stale: `up` replaces it.
 		fmt.Fprintf(out, "ovnkube-sandbox: stopped %d processes in %.1f s; logs kept in %s (removed by the next up or down)\n", len(stop), time.Since(t0).Seconds(), dir)

@@ -208,7 +208,13 @@ func PidsInNetNS(names []string) []int {
 // found. This is how the sandbox ends pod processes, which by design outlive
 // the pod runner that started them.
 func StopProcessesInNetNS(names []string, timeout time.Duration) int {
-	pids := PidsInNetNS(names)
+	return StopPids(PidsInNetNS(names), timeout)
+}
+
+// StopPids stops the processes (SIGTERM, SIGKILL after timeout), each
+// identified by pid and start time so a recycled pid is never signalled,
+// and returns how many there were once they are gone.
+func StopPids(pids []int, timeout time.Duration) int {
 	var procs []*Process
 	for _, pid := range pids {
 		st, err := readProcStat(pid)
@@ -237,4 +243,40 @@ func StopProcessesInNetNS(names []string, timeout time.Duration) int {
 	}
 	wg.Wait()
 	return len(procs)
+}
+
+// PidsReferencing lists the processes (ourselves and our ancestors aside)
+// whose command line names one of dirs: what a sandbox started there,
+// recorded or not (a daemon's forked child, a command run by exec). Not
+// the environment: a user's own tools pointed at the sandbox (a kubectl
+// with its KUBECONFIG) are not the sandbox's to stop.
+func PidsReferencing(dirs ...string) []int {
+	skip := map[int]bool{}
+	for pid := os.Getpid(); pid > 1; {
+		skip[pid] = true
+		st, err := readProcStat(pid)
+		if err != nil {
+			break
+		}
+		pid = st.ppid
+	}
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || skip[pid] {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			continue
+		}
+		for _, d := range dirs {
+			if d != "" && bytes.Contains(b, []byte(d)) {
+				pids = append(pids, pid)
+				break
+			}
+		}
+	}
+	return pids
 }

@@ -336,6 +336,7 @@ func logTail(path string, n int) string {
 
 type procStat struct {
 	state      byte
+	ppid       int
 	pgrp       int
 	startTicks uint64
 }
@@ -356,12 +357,13 @@ func readProcStat(pid int) (procStat, error) {
 	if len(f) < 20 {
 		return procStat{}, errors.New("short stat")
 	}
+	ppid, _ := strconv.Atoi(f[1])
 	pgrp, _ := strconv.Atoi(f[2])
 	ticks, err := strconv.ParseUint(f[19], 10, 64)
 	if err != nil {
 		return procStat{}, err
 	}
-	return procStat{state: f[0][0], pgrp: pgrp, startTicks: ticks}, nil
+	return procStat{state: f[0][0], ppid: ppid, pgrp: pgrp, startTicks: ticks}, nil
 }
 
 // StopAll stops the processes concurrently (SIGTERM to all, SIGKILL to those
