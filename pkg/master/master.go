@@ -125,7 +125,7 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	types := []reconcile.OwnerType{
 		cluster.OwnerType(cfg),
 		node.OwnerType(nodes.Lister(), recorder, clusterForGateways(cfg), subnets.Release),
-		pod.OwnerType(pods.Lister(), recorder, podIPAM.Release, podGroups,
+		pod.OwnerType(pods.Lister(), recorder, podIPAM, podGroups,
 			networkpolicy.OwnerTypePolicy, networkpolicy.OwnerTypeDefaultDeny, multicast.OwnerType),
 		service.OwnerType(services.Lister(), endpointSlices.Informer().GetIndexer(), nodes.Lister(), recorder, cfg),
 		np.AddressSetType().OwnerType(),
@@ -152,12 +152,15 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	}
 	h := r.CacheHandler()
 	handler.Store(&h)
+	podIPAM.OnConfirmed(func(key string) { r.Enqueue(topology.PodOwner(key)) })
 	// An NB outage makes the master unready, never exit; once the cache is
 	// back every owner is re-planned, so rows lost meanwhile return.
 	var synced atomic.Bool // the first full reconcile has committed
 	nbConnected := metrics.OVSDBConnected.WithLabelValues(nbModel.Name())
 	nbConnected.Set(1)
-	go ovsdbclient.WatchConnection(ctx, nb, nbdb.LogicalSwitchTable, 200*time.Millisecond, func(up bool) {
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch() // before nb.Close
+	go ovsdbclient.WatchConnection(watchCtx, nb, nbdb.LogicalSwitchTable, 200*time.Millisecond, func(up bool) {
 		if !up {
 			nbConnected.Set(0)
 			klog.ErrorS(nil, "Lost the NB connection; reconnecting", "endpoints", cfg.NBEndpoints())

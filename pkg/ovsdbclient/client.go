@@ -59,7 +59,13 @@ func reconnectBackoff(max time.Duration) *backoff.ExponentialBackOff {
 // the row cache of table (one of the monitored tables) changing identity
 // means the connection went and came back (reported as false, then true).
 func WatchConnection(ctx context.Context, c client.Client, table string, period time.Duration, onChange func(connected bool)) {
-	rows := c.Cache().Table(table)
+	rowCache := func() *cache.RowCache {
+		if tc := c.Cache(); tc != nil { // nil once the client is closed
+			return tc.Table(table)
+		}
+		return nil
+	}
+	rows := rowCache()
 	up := Connected(c)
 	t := time.NewTicker(period)
 	defer t.Stop()
@@ -71,7 +77,7 @@ func WatchConnection(ctx context.Context, c client.Client, table string, period 
 		}
 		// The row cache first: Connected waits for a reconnect under way
 		// to finish, so a new row cache read before it is refilled by then.
-		nowRows := c.Cache().Table(table)
+		nowRows := rowCache()
 		now := Connected(c)
 		if nowRows != rows && up {
 			up = false

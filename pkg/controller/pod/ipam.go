@@ -108,3 +108,15 @@ func (m *ipam) forgetNode(node string) {
 		}
 	}
 }
+
+// holds reports whether pod holds exactly ips.
+func (m *ipam) holds(pod string, ips []netip.Prefix) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	node, ok := m.podAt[pod]
+	if !ok {
+		return false
+	}
+	held, ok := m.nodes[node].Get(pod)
+	return ok && slices.Equal(held, ips)
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -63,6 +64,43 @@ type IPAMController struct {
 	recorder record.EventRecorder
 	ipam     *ipam
 	queue    workqueue.TypedRateLimitingInterface[string]
+	// confirmed is told a pod's annotated addresses are its allocation
+	// (set before Run), for the pods whose Confirm failed (unconfirmed).
+	confirmed   func(key string)
+	mu          sync.Mutex
+	unconfirmed map[string]bool
+}
+
+// OnConfirmed registers who is told that a pod's annotation was checked
+// against the allocation (the Pod owner, which waits for that).
+func (c *IPAMController) OnConfirmed(f func(key string)) { c.confirmed = f }
+
+// Confirm checks a pod's annotated addresses against what the allocator
+// gave it: the same addresses, held by no other pod, inside its node's
+// subnets (the allocator only holds such), and the MAC derived from them.
+// Only then may a port carry them: an annotation written by anyone else
+// (or altered behind the master's back) never reaches the NB.
+func (c *IPAMController) Confirm(key string, addrs kube.PodAddresses) error {
+	err := c.check(key, addrs)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		if c.unconfirmed == nil {
+			c.unconfirmed = map[string]bool{}
+		}
+		c.unconfirmed[key] = true
+	}
+	return err
+}
+
+func (c *IPAMController) check(key string, addrs kube.PodAddresses) error {
+	if !c.ipam.holds(key, addrs.IPs) {
+		return fmt.Errorf("addresses %v are not the pod's allocation", addrs.IPs)
+	}
+	if want := podAddresses(addrs.IPs).MAC; addrs.MAC.String() != want.String() {
+		return fmt.Errorf("MAC %s is not %s, the one derived from %v", addrs.MAC, want, addrs.IPs)
+	}
+	return nil
 }
 
 // NewIPAMController builds the controller over the pod and node informers.
@@ -149,6 +187,13 @@ func (c *IPAMController) sync(ctx context.Context, k string) error {
 	if present {
 		err := c.ipam.mark(k, p.Spec.NodeName, subnets, addrs.IPs)
 		if err == nil {
+			if want := podAddresses(addrs.IPs); want.MAC.String() != addrs.MAC.String() {
+				// The addresses are the pod's; the rest of the annotation
+				// is rewritten from them.
+				c.recorder.Eventf(p, corev1.EventTypeWarning, ReasonReallocated, "MAC %s is not the one derived from %v; rewriting it to %s", addrs.MAC, addrs.IPs, want.MAC)
+				return c.annotate(ctx, p, kube.FormatPodNetworks(want))
+			}
+			c.notifyConfirmed(k)
 			return nil
 		}
 		c.recorder.Eventf(p, corev1.EventTypeWarning, ReasonReallocated, "Addresses %v cannot be kept (%v); allocating new ones", addrs.IPs, err)
@@ -164,6 +209,17 @@ func (c *IPAMController) sync(ctx context.Context, k string) error {
 		return fmt.Errorf("allocate address for pod %s: %w", k, err)
 	}
 	return c.annotate(ctx, p, kube.FormatPodNetworks(podAddresses(ips)))
+}
+
+// notifyConfirmed tells the Pod owner about a pod it was waiting for.
+func (c *IPAMController) notifyConfirmed(k string) {
+	c.mu.Lock()
+	waiting := c.unconfirmed[k]
+	delete(c.unconfirmed, k)
+	c.mu.Unlock()
+	if waiting && c.confirmed != nil {
+		c.confirmed(k)
+	}
 }
 
 // podAddresses is the annotation content for ips: the MAC derives from the

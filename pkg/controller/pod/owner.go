@@ -14,11 +14,12 @@ import (
 )
 
 // OwnerType returns the Pod owner type: a pod's port follows from its
-// k8s.ovn.org/pod-networks annotation. release frees the pod's addresses once
-// the port is gone (pod deleted or finished). groups returns the port
+// k8s.ovn.org/pod-networks annotation once ipam has confirmed it is the
+// pod's allocation; ipam frees the pod's addresses once the port is gone
+// (pod deleted or finished). groups returns the port
 // groups a pod's port belongs to (nil: none); after names the owner types
 // of those groups.
-func OwnerType(pods corelisters.PodLister, recorder record.EventRecorder, release func(string), groups func(*corev1.Pod) []reconcile.Ref, after ...string) reconcile.OwnerType {
+func OwnerType(pods corelisters.PodLister, recorder record.EventRecorder, ipam *IPAMController, groups func(*corev1.Pod) []reconcile.Ref, after ...string) reconcile.OwnerType {
 	get := func(k string) (*corev1.Pod, bool, error) {
 		ns, name, err := cache.SplitMetaNamespaceKey(k)
 		if err != nil {
@@ -55,6 +56,11 @@ func OwnerType(pods corelisters.PodLister, recorder record.EventRecorder, releas
 			if !present {
 				return nil, reconcile.Wait("no address allocated yet")
 			}
+			if err := ipam.Confirm(k, addrs); err != nil {
+				// The IPAM controller re-allocates or rewrites it and
+				// tells us; the port stays as it was meanwhile.
+				return nil, reconcile.Wait(err.Error())
+			}
 			in := Input{
 				Namespace: p.Namespace, Name: p.Name, UID: string(p.UID), Node: p.Spec.NodeName,
 				MAC: addrs.MAC, IPs: addrs.IPs,
@@ -71,7 +77,7 @@ func OwnerType(pods corelisters.PodLister, recorder record.EventRecorder, releas
 		},
 		Cleared: func(k string) {
 			if p, ok, err := get(k); err == nil && (!ok || !needsNetwork(p)) {
-				release(k)
+				ipam.Release(k)
 			}
 		},
 	}
