@@ -18,7 +18,7 @@ NODES ?= 2
 # SANDBOX_ARGS="--cluster-subnets 10.244.0.0/16/24,fd00:10:244::/48/64 --service-cidrs 10.96.0.0/16,fd00:10:96::/112"
 SANDBOX_ARGS ?=
 
-.PHONY: all build models debs k8s-bins tools test unit integration bench run stop fmt vet lint clean help
+.PHONY: all build models debs k8s-bins tools test unit integration fuzz bench run stop fmt vet lint clean help
 
 all: build
 
@@ -29,6 +29,7 @@ help:
 	@echo "make build           build ovnkube binaries into _output/bin"
 	@echo "make models          regenerate ovsdb-models from the pinned schemas"
 	@echo "make bench           run the scale benchmarks (docs/performance.md)"
+	@echo "make fuzz [FUZZTIME=1000000x]  run every fuzz target of the input parsers (docs/testing.md)"
 
 build:
 	@mkdir -p $(BIN)
@@ -80,6 +81,42 @@ integration: tools build
 test: tools build fmt vet
 	OVNKUBE_BIN_DIR=$(BIN) $(GO) test -race -count=1 -timeout 15m ./pkg/... ./cmd/... ./ovsdb-models/...
 	OVNKUBE_BIN_DIR=$(BIN) $(GO) test -p 1 -count=1 -timeout 25m ./test/...
+
+# fuzz runs each native Go fuzz target of the parsers of outside input
+# (docs/testing.md) for $(FUZZTIME) (an execution count such as 1000000x,
+# or a duration such as 30s), with one fuzzing worker: the machine has two
+# cores. go test -fuzz takes one target of one package per invocation. A
+# failing input is written under the package's testdata/fuzz/<target>/ and
+# then runs as a seed in the package's plain go test; every target is run
+# and the failed ones are listed at the end. The seed corpora need no make
+# target: they run in every go test of their package (make unit, make test).
+FUZZTIME ?= 1000000x
+FUZZ_TARGETS := \
+	./pkg/kube:FuzzParsePodNetworks \
+	./pkg/kube:FuzzParseNodeSubnets \
+	./pkg/kube:FuzzParseNodeID \
+	./pkg/kube:FuzzParseChassisID \
+	./pkg/kube:FuzzParseL3GatewayConfig \
+	./pkg/kube:FuzzParseJoinAddrs \
+	./pkg/config:FuzzParseClusterSubnet \
+	./pkg/config:FuzzParsePrefix \
+	./pkg/config:FuzzParsePortRange \
+	./pkg/config:FuzzConfigFile \
+	./pkg/reconcile:FuzzParseRowID \
+	./pkg/reconcile:FuzzDecodeParents \
+	./pkg/controller/networkpolicy:FuzzParsePeerKeyID \
+	./pkg/controller/networkpolicy:FuzzParseLogging \
+	./pkg/controller/multicast:FuzzParseEnabled \
+	./pkg/node/cni:FuzzDecodeRequest \
+	./cmd/ovn-k8s-cni-overlay:FuzzRequest
+
+fuzz:
+	@failed=; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t#*:}; \
+	  echo ">> $$name ($$pkg, $(FUZZTIME))"; \
+	  $(GO) test -run='^$$' -fuzz="^$$name\$$" -fuzztime=$(FUZZTIME) -parallel=1 $$pkg || failed="$$failed $$name"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz targets failed:$$failed"; exit 1; fi
 
 bench: tools build
 	OVNKUBE_BIN_DIR=$(BIN) $(GO) run ./test/bench $(BENCH_ARGS)

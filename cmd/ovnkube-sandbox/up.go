@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -263,8 +264,26 @@ func startAll(s *starter, out io.Writer) error {
 		fmt.Fprintf(out, "  %-26s ready in %s\n", t.name, round(t.d))
 	}
 
+	// dist/'s admission policies, enforced before anything creates a pod.
+	root, err := sandbox.RepoRoot()
+	if err != nil {
+		return fmt.Errorf("find dist/ for the admission policies (run from the repository): %w", err)
+	}
+	cs, err := kube.Client()
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	if err := sandbox.InstallAdmissionPolicies(context.Background(), cs, filepath.Join(root, sandbox.AdmissionPoliciesFile)); err != nil {
+		return err
+	}
+	if err := sandbox.WaitPodNetworksEnforced(context.Background(), cs, 30*time.Second); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "  %-26s enforced in %s\n", "admission policies", round(time.Since(t0)))
+
 	master, err := sandbox.StartMaster(c.Dir, sandbox.MasterOptions{
-		Kubeconfig:     c.Kubeconfig,
+		Kubeconfig:     kube.MasterKubeconfig,
 		NBAddress:      c.NBAddress,
 		SBAddress:      c.SBAddress,
 		ClusterSubnets: c.ClusterSubnets,

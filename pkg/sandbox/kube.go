@@ -50,13 +50,19 @@ type Kube struct {
 	Kubeconfig string // Dir/kubeconfig: token auth, CA = the apiserver's self-signed cert
 	Server     string // https://127.0.0.1:PORT
 	Token      string // bearer token of the admin user (group system:masters)
-	CAFile     string
-	EtcdURL    string // http://127.0.0.1:PORT
+	// MasterKubeconfig is ovnkube master's own identity, the user name of
+	// its ServiceAccount in dist/ (MasterUser), so the admission policies
+	// that single out the master work alike here and in a cluster.
+	MasterKubeconfig string
+	CAFile           string
+	EtcdURL          string // http://127.0.0.1:PORT
 
 	// Start-up timings: each from the start of that component until ready.
 	EtcdReadyIn, APIServerReadyIn, ControllerManagerReadyIn, SchedulerReadyIn time.Duration
 
 	Etcd, APIServer, ControllerManager, Scheduler *Process
+
+	masterToken string
 }
 
 // KubeOptions selects the optional components.
@@ -100,7 +106,8 @@ func StartKube(dir string, opts KubeOptions) (*Kube, error) {
 			return nil, err
 		}
 	}
-	k := &Kube{Dir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig"), CAFile: filepath.Join(dir, "certs", "apiserver.crt")}
+	k := &Kube{Dir: dir, Kubeconfig: filepath.Join(dir, "kubeconfig"), MasterKubeconfig: filepath.Join(dir, "master.kubeconfig"),
+		CAFile: filepath.Join(dir, "certs", "apiserver.crt")}
 	for _, d := range []string{dir, filepath.Join(dir, "certs")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, err
@@ -167,13 +174,27 @@ func (k *Kube) writeCredentials() error {
 	if err := writePEM(filepath.Join(k.Dir, "sa.pub"), "PUBLIC KEY", pub, 0o644); err != nil {
 		return err
 	}
-	tok := make([]byte, 16)
-	if _, err := rand.Read(tok); err != nil {
-		return err
+	var err2 error
+	newToken := func() string {
+		tok := make([]byte, 16)
+		if _, err := rand.Read(tok); err != nil {
+			err2 = err
+		}
+		return hex.EncodeToString(tok)
 	}
-	k.Token = hex.EncodeToString(tok)
-	return os.WriteFile(filepath.Join(k.Dir, "tokens.csv"), []byte(k.Token+",admin,admin-uid,system:masters\n"), 0o600)
+	k.Token, k.masterToken = newToken(), newToken()
+	if err2 != nil {
+		return err2
+	}
+	// The master's identity is in system:masters for its permissions (the
+	// sandbox has no RBAC of its own); admission policies still apply to it.
+	lines := k.Token + ",admin,admin-uid,system:masters\n" +
+		k.masterToken + "," + MasterUser + ",ovnkube-master-uid,\"system:masters,system:serviceaccounts,system:serviceaccounts:ovn-kubernetes\"\n"
+	return os.WriteFile(filepath.Join(k.Dir, "tokens.csv"), []byte(lines), 0o600)
 }
+
+// MasterUser is ovnkube master's user name: its ServiceAccount's in dist/.
+const MasterUser = "system:serviceaccount:ovn-kubernetes:ovnkube-master"
 
 func writePEM(path, typ string, der []byte, mode os.FileMode) error {
 	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), mode)
@@ -384,12 +405,17 @@ func httpOK(hc *http.Client, url, token string) (bool, error) {
 }
 
 func (k *Kube) writeKubeconfig() error {
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["ovnkube"] = &clientcmdapi.Cluster{Server: k.Server, CertificateAuthority: k.CAFile}
-	cfg.AuthInfos["admin"] = &clientcmdapi.AuthInfo{Token: k.Token}
-	cfg.Contexts["ovnkube"] = &clientcmdapi.Context{Cluster: "ovnkube", AuthInfo: "admin"}
-	cfg.CurrentContext = "ovnkube"
-	return clientcmd.WriteToFile(*cfg, k.Kubeconfig)
+	for _, f := range []struct{ path, user, token string }{{k.Kubeconfig, "admin", k.Token}, {k.MasterKubeconfig, "ovnkube-master", k.masterToken}} {
+		cfg := clientcmdapi.NewConfig()
+		cfg.Clusters["ovnkube"] = &clientcmdapi.Cluster{Server: k.Server, CertificateAuthority: k.CAFile}
+		cfg.AuthInfos[f.user] = &clientcmdapi.AuthInfo{Token: f.token}
+		cfg.Contexts["ovnkube"] = &clientcmdapi.Context{Cluster: "ovnkube", AuthInfo: f.user}
+		cfg.CurrentContext = "ovnkube"
+		if err := clientcmd.WriteToFile(*cfg, f.path); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RestConfig is an admin client config with high client-side rate limits.
