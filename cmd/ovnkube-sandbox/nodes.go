@@ -237,7 +237,8 @@ func startNode(s *starter, fabric *sandbox.Fabric, n *nodeInfo, i, apiPort int, 
 	if withAgent {
 		args := []string{filepath.Join(c.BinDir, "ovnkube"), "node",
 			"--node-name", n.Name,
-			"--kubeconfig", c.Kubeconfig,
+			// Its own identity, which may edit only its own Node.
+			"--kubeconfig", sandbox.NodeKubeconfigPath(c.kubeDir(), n.Name),
 			"--sb-address", c.SBAddress,
 			"--ovs-address", node.OVSAddress,
 			"--datapath-type", "netdev",

@@ -246,11 +246,16 @@ func startAll(s *starter, out io.Writer) error {
 	c.NBAddress, c.SBAddress = ovn.NBAddress, ovn.SBAddress
 	fmt.Fprintf(out, "  %-26s ready in %s\n", "OVN NB, SB, northd", round(ovn.ReadyIn))
 
+	var agents []string
+	for i := 1; i <= c.NodeCount; i++ {
+		agents = append(agents, nodeName(i))
+	}
 	kube, err := sandbox.StartKube(c.kubeDir(), sandbox.KubeOptions{
 		ControllerManager: true,
 		Scheduler:         true,
 		ServiceCIDR:       c.ServiceCIDRs,
 		NodePortRange:     c.NodePortRange,
+		NodeAgents:        agents,
 		Launch:            s.launch(),
 	})
 	if err != nil {

@@ -63,6 +63,7 @@ type Kube struct {
 	Etcd, APIServer, ControllerManager, Scheduler *Process
 
 	masterToken string
+	nodeTokens  map[string]string
 }
 
 // KubeOptions selects the optional components.
@@ -73,7 +74,10 @@ type KubeOptions struct {
 	NodePortRange     string // --service-node-port-range; the API server's default when empty
 	// ExtraAPIServerArgs are appended to kube-apiserver's command line.
 	ExtraAPIServerArgs []string
-	Launch             Launch
+	// NodeAgents are the nodes whose `ovnkube node` gets its own identity
+	// (NodeAgentUser) and kubeconfig (NodeKubeconfig).
+	NodeAgents []string
+	Launch     Launch
 }
 
 // StartKube starts the control plane in dir and returns once the apiserver's
@@ -119,7 +123,7 @@ func StartKube(dir string, opts KubeOptions) (*Kube, error) {
 			k.Stop()
 		}
 	}()
-	if err := k.writeCredentials(); err != nil {
+	if err := k.writeCredentials(opts.NodeAgents); err != nil {
 		return nil, err
 	}
 	if err := retryOnPortRace(func() (*Process, error) { return k.startEtcd(etcdBin, opts.Launch) }); err != nil {
@@ -159,7 +163,7 @@ func retryOnPortRace(start func() (*Process, error)) error {
 
 // writeCredentials generates the service-account signing key pair and the
 // admin token.
-func (k *Kube) writeCredentials() error {
+func (k *Kube) writeCredentials(nodes []string) error {
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		return err
@@ -183,14 +187,36 @@ func (k *Kube) writeCredentials() error {
 		return hex.EncodeToString(tok)
 	}
 	k.Token, k.masterToken = newToken(), newToken()
+	k.nodeTokens = map[string]string{}
+	for _, n := range nodes {
+		k.nodeTokens[n] = newToken()
+	}
 	if err2 != nil {
 		return err2
 	}
-	// The master's identity is in system:masters for its permissions (the
-	// sandbox has no RBAC of its own); admission policies still apply to it.
+	// The master's and the node agents' identities are in system:masters
+	// for their permissions (the sandbox has no RBAC of its own); the
+	// admission policies still apply to them.
 	lines := k.Token + ",admin,admin-uid,system:masters\n" +
 		k.masterToken + "," + MasterUser + ",ovnkube-master-uid,\"system:masters,system:serviceaccounts,system:serviceaccounts:ovn-kubernetes\"\n"
+	for _, n := range nodes {
+		lines += k.nodeTokens[n] + "," + NodeAgentUser(n) + ",ovnkube-node-" + n + ",\"system:masters,ovnkube:nodes\"\n"
+	}
 	return os.WriteFile(filepath.Join(k.Dir, "tokens.csv"), []byte(lines), 0o600)
+}
+
+// NodeAgentUser is the user name of node's `ovnkube node` in the sandbox.
+// (In a cluster the agents share their ServiceAccount's name and tell
+// their node by the token's authentication.kubernetes.io/node-name.)
+func NodeAgentUser(node string) string { return "system:ovnkube-node:" + node }
+
+// NodeKubeconfig is node's `ovnkube node` kubeconfig.
+func (k *Kube) NodeKubeconfig(node string) string { return NodeKubeconfigPath(k.Dir, node) }
+
+// NodeKubeconfigPath is node's `ovnkube node` kubeconfig in the control
+// plane's directory kubeDir.
+func NodeKubeconfigPath(kubeDir, node string) string {
+	return filepath.Join(kubeDir, "node-"+node+".kubeconfig")
 }
 
 // MasterUser is ovnkube master's user name: its ServiceAccount's in dist/.
@@ -405,7 +431,11 @@ func httpOK(hc *http.Client, url, token string) (bool, error) {
 }
 
 func (k *Kube) writeKubeconfig() error {
-	for _, f := range []struct{ path, user, token string }{{k.Kubeconfig, "admin", k.Token}, {k.MasterKubeconfig, "ovnkube-master", k.masterToken}} {
+	files := []struct{ path, user, token string }{{k.Kubeconfig, "admin", k.Token}, {k.MasterKubeconfig, "ovnkube-master", k.masterToken}}
+	for n, tok := range k.nodeTokens {
+		files = append(files, struct{ path, user, token string }{k.NodeKubeconfig(n), "ovnkube-node-" + n, tok})
+	}
+	for _, f := range files {
 		cfg := clientcmdapi.NewConfig()
 		cfg.Clusters["ovnkube"] = &clientcmdapi.Cluster{Server: k.Server, CertificateAuthority: k.CAFile}
 		cfg.AuthInfos[f.user] = &clientcmdapi.AuthInfo{Token: f.token}

@@ -201,3 +201,46 @@ func mustAddr(t *testing.T, s string) netip.Addr {
 	}
 	return a
 }
+
+// TestNodeEditsOnlyItself: with node-1's agent credentials, changing
+// node-2's chassis id or deleting node-2 is forbidden, changing node-1's
+// own chassis id is allowed, and the master's keys on node-1 are forbidden
+// (server-side dry runs: admission decides, nothing is kept).
+func TestNodeEditsOnlyItself(t *testing.T) {
+	s := dataplane(t)
+	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(s.dir, "kube", "node-node-1.kubeconfig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	node1, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dry := metav1.PatchOptions{DryRun: []string{metav1.DryRunAll}}
+	annotate := func(node, key, value string) error {
+		patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, key, value)
+		_, err := node1.CoreV1().Nodes().Patch(context.Background(), node, types.MergePatchType, []byte(patch), dry)
+		return err
+	}
+	for _, c := range []struct {
+		what, node, key string
+		allowed         bool
+	}{
+		{"node-2's chassis id", "node-2", kube.NodeChassisIDAnnotation, false},
+		{"node-1's own chassis id", "node-1", kube.NodeChassisIDAnnotation, true},
+		{"node-1's own gateway config key", "node-1", kube.NodePrimaryIfAddrAnnotation, true},
+		{"the master's node-subnets on node-1", "node-1", kube.NodeSubnetsAnnotation, false},
+		{"the master's node-id on node-1", "node-1", kube.NodeIDAnnotation, false},
+	} {
+		err := annotate(c.node, c.key, "stolen-"+c.node)
+		switch {
+		case c.allowed && err != nil:
+			t.Errorf("%s: %v, want allowed", c.what, err)
+		case !c.allowed && !apierrors.IsForbidden(err):
+			t.Errorf("%s: %v, want 403 Forbidden", c.what, err)
+		}
+	}
+	if err := node1.CoreV1().Nodes().Delete(context.Background(), "node-2", metav1.DeleteOptions{DryRun: []string{metav1.DryRunAll}}); !apierrors.IsForbidden(err) {
+		t.Errorf("node-1 deleting node-2: %v, want 403 Forbidden", err)
+	}
+}
