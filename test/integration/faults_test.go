@@ -1,15 +1,21 @@
 package integration
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/ovnkube/ovnkube/pkg/kube"
+	"github.com/ovnkube/ovnkube/pkg/sandbox"
 )
 
 // readyz returns the master's /readyz status and body.
@@ -125,4 +131,164 @@ func TestNBOutage(t *testing.T) {
 	if code, body := e.readyz(); code != http.StatusOK {
 		t.Errorf("/readyz %d %q after the NB was replaced", code, body)
 	}
+}
+
+// duplicateIPs reports an address two live pods' annotations share, or
+// two pod ports of the NB carry.
+func (e *env) duplicateIPs(ns string) string {
+	pods, err := e.client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		return ""
+	}
+	seen := map[string]string{}
+	for _, p := range pods.Items {
+		addrs, ok, err := kube.ParsePodNetworks(p.Annotations)
+		if !ok || err != nil {
+			continue
+		}
+		for _, ip := range addrs.IPs {
+			if other, dup := seen[ip.Addr().String()]; dup {
+				return fmt.Sprintf("pods %s and %s both hold %s", other, p.Name, ip.Addr())
+			}
+			seen[ip.Addr().String()] = p.Name
+		}
+	}
+	out, err := e.ovn.NBCtl("--bare", "--columns=name,addresses", "--format=csv", "--no-headings", "find", "Logical_Switch_Port", `external_ids:pod="true"`)
+	if err != nil {
+		return ""
+	}
+	ports := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		name, addrs, _ := strings.Cut(l, ",")
+		fields := strings.Fields(strings.Trim(addrs, `"`))
+		if len(fields) < 2 {
+			continue
+		}
+		for _, a := range fields[1:] { // after the MAC
+			if other, dup := ports[a]; dup {
+				return fmt.Sprintf("ports %s and %s both carry %s", other, name, a)
+			}
+			ports[a] = name
+		}
+	}
+	return ""
+}
+
+// TestKill9UnderChurn: 200 pods created and deleted at 50/s while the
+// master is killed with SIGKILL twice and relaunched: polled the whole
+// time, no two live pods ever hold the same address and no two ports carry
+// one; in the end every live pod has its port with its address and no port
+// of a deleted pod is left.
+func TestKill9UnderChurn(t *testing.T) {
+	e := newEnv(t, "10.244.0.0/16/24", "10.96.0.0/16")
+	for _, n := range []string{"k1", "k2", "k3"} {
+		e.createNode(n, map[string]string{kube.NodeChassisIDAnnotation: "chassis-" + n})
+	}
+	waitSwitches(t, e, "join", "k1", "k2", "k3")
+	const ns = "churn9"
+	e.createNamespace(ns)
+
+	stop := make(chan struct{})
+	violations := make(chan string, 1)
+	polls := 0
+	go func() {
+		defer close(violations)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			polls++
+			if d := e.duplicateIPs(ns); d != "" {
+				violations <- d
+				return
+			}
+		}
+	}()
+
+	const n, live = 200, 20 // each new pod past the 20th deletes the oldest
+	tick := time.NewTicker(time.Second / 50)
+	defer tick.Stop()
+	// kill SIGKILLs the master and relaunches it (ready once its first full
+	// reconcile is committed); the churn goes on meanwhile.
+	restarted := make(chan error, 2)
+	killNow := make(chan struct{}, 2)
+	go func() { // one killer, so the second kill waits for the first relaunch
+		m := e.master
+		for range 2 {
+			<-killNow
+			if err := syscall.Kill(m.Process.Pid(), syscall.SIGKILL); err != nil {
+				restarted <- err
+				return
+			}
+			<-m.Process.Exited()
+			next, err := sandbox.StartMaster(e.dir+"/master", e.opts)
+			if err != nil {
+				restarted <- err
+				return
+			}
+			t.Cleanup(next.Stop)
+			m = next
+			restarted <- nil
+		}
+	}()
+	zero := int64(0)
+	for i := range n {
+		<-tick.C
+		p := &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("p%03d", i)},
+			Spec:       corev1.PodSpec{NodeName: fmt.Sprintf("k%d", i%3+1), Containers: []corev1.Container{{Name: "c", Image: "none"}}},
+		}
+		if _, err := e.client.CoreV1().Pods(ns).Create(context.Background(), p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if i >= live {
+			if err := e.client.CoreV1().Pods(ns).Delete(context.Background(), fmt.Sprintf("p%03d", i-live), metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i == 60 || i == 130 {
+			killNow <- struct{}{}
+		}
+	}
+	for range 2 {
+		if err := <-restarted; err != nil {
+			t.Fatalf("relaunch after SIGKILL: %v", err)
+		}
+	}
+	// Converged: the live pods (the last 20) have their ports with their
+	// annotated addresses, nothing else of the namespace is in the NB.
+	eventually(t, 60*time.Second, func() string {
+		pods, err := e.client.CoreV1().Pods(ns).List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			return err.Error()
+		}
+		want := map[string]bool{}
+		for _, p := range pods.Items {
+			addrs, ok, err := kube.ParsePodNetworks(p.Annotations)
+			if !ok || err != nil {
+				return p.Name + " has no address"
+			}
+			port := ns + "_" + p.Name
+			want[port] = true
+			if got := e.get("Logical_Switch_Port", port, "addresses"); !strings.Contains(got, addrs.IPs[0].Addr().String()) {
+				return fmt.Sprintf("%s: port addresses %s, want %s", p.Name, got, addrs.IPs[0].Addr())
+			}
+		}
+		if len(want) != live {
+			return fmt.Sprintf("%d live pods, want %d", len(want), live)
+		}
+		for _, port := range e.podPorts() {
+			if !want[port] {
+				return "port of a deleted pod left: " + port
+			}
+		}
+		return ""
+	})
+	close(stop)
+	if v, ok := <-violations; ok {
+		t.Fatalf("during the churn: %s", v)
+	}
+	t.Logf("%d polls of the annotations and the NB, no address held twice", polls)
 }
