@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -142,7 +143,18 @@ func TestDetachedProcessAdoptAndStop(t *testing.T) {
 	if !p.Running() {
 		t.Fatal("stopping a record with a different start time killed the process")
 	}
-	time.Sleep(100 * time.Millisecond) // let sh start its sleep
+	// sh has set its trap once it has started its sleep (its child).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", p.Pid(), p.Pid()))
+		if len(strings.TrimSpace(string(kids))) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("sh never started its sleep")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	start := time.Now()
 	running[0].Stop()
 	if d := time.Since(start); d < StopTimeout {

@@ -349,13 +349,13 @@ func TestDataplane(t *testing.T) {
 	t.Run("master-restart", func(t *testing.T) {
 		before := s.nbVersions(t)
 		ping := s.startPing(t, "a2", ips["b1"])
-		time.Sleep(300 * time.Millisecond) // some pings before the restart
+		ping.waitReplies(5) // some pings before the restart
 		if out, err := s.cmd(context.Background(), s.bin, "restart", "--dir", s.dir, "ovnkube-master").CombinedOutput(); err != nil {
 			t.Fatalf("restart master: %v\n%s", err, out)
 		}
 		s.waitHTTP(t, strings.TrimSuffix(s.state.MetricsURL, "/metrics")+"/readyz", "")
-		time.Sleep(300 * time.Millisecond) // and some after
-		sent, recv := ping()
+		ping.waitReplies(5) // and some after
+		sent, recv := ping.stop()
 		if sent < 10 || recv != sent {
 			t.Errorf("ping across the master restart: %d sent, %d received", sent, recv)
 		}
@@ -383,35 +383,64 @@ func TestDataplane(t *testing.T) {
 
 // startPing runs `ping -i 0.05` from pod to ip; the returned function stops
 // it (SIGINT, so it prints its summary) and returns sent and received.
-func (s *runningSandbox) startPing(t *testing.T, pod, ip string) func() (int, int) {
+func (s *runningSandbox) startPing(t *testing.T, pod, ip string) *pinger {
 	t.Helper()
 	c := s.cmd(context.Background(), s.bin, "exec", "--dir", s.dir, pod, "--", "ping", "-i", "0.05", "-W", "1", ip)
-	var out bytes.Buffer
-	c.Stdout, c.Stderr = &out, &out
+	p := &pinger{t: t, c: c, out: lockedWriter{mu: &sync.Mutex{}, buf: &bytes.Buffer{}}}
+	c.Stdout, c.Stderr = p.out, p.out
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
-	return func() (int, int) {
-		_ = c.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = c.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = c.Process.Kill()
-			<-done
-		}
-		var sent, recv int
-		for _, line := range strings.Split(out.String(), "\n") {
-			if strings.Contains(line, "packets transmitted") {
-				fmt.Sscanf(line, "%d packets transmitted, %d received", &sent, &recv)
-			}
-		}
-		if sent == 0 {
-			t.Logf("ping output:\n%s", out.String())
-		}
-		return sent, recv
+	return p
+}
+
+// pinger is a running ping.
+type pinger struct {
+	t   *testing.T
+	c   *exec.Cmd
+	out lockedWriter
+}
+
+// output is what ping printed so far.
+func (p *pinger) output() string {
+	p.out.mu.Lock()
+	defer p.out.mu.Unlock()
+	return p.out.buf.String()
+}
+
+// replies counts the echo replies so far.
+func (p *pinger) replies() int { return strings.Count(p.output(), "bytes from") }
+
+// waitReplies waits until n more replies than now have arrived.
+func (p *pinger) waitReplies(n int) {
+	p.t.Helper()
+	want := p.replies() + n
+	waitFor(p.t, 30*time.Second, func() bool { return p.replies() >= want }, func() string {
+		return fmt.Sprintf("%d of %d ping replies:\n%s", p.replies(), want, tail(p.output(), 5))
+	})
+}
+
+// stop ends the ping and returns its summary: sent and received.
+func (p *pinger) stop() (int, int) {
+	_ = p.c.Process.Signal(os.Interrupt)
+	done := make(chan struct{})
+	go func() { _ = p.c.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = p.c.Process.Kill()
+		<-done
 	}
+	var sent, recv int
+	for _, line := range strings.Split(p.output(), "\n") {
+		if strings.Contains(line, "packets transmitted") {
+			fmt.Sscanf(line, "%d packets transmitted, %d received", &sent, &recv)
+		}
+	}
+	if sent == 0 {
+		p.t.Logf("ping output:\n%s", p.output())
+	}
+	return sent, recv
 }
 
 // waitHTTP waits until url answers 200, from inside netns when given.
