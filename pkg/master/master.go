@@ -104,6 +104,7 @@ func Run(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	podIPAM := pod.NewIPAMController(kc, pods.Informer(), nodes.Lister(), recorder)
+	subnets.KeepForPods(podIPAM.PodsOn)
 	selectors := controller.NewSelectorIndex(func(ns string) (labels.Set, bool) {
 		n, err := namespaces.Lister().Get(ns)
 		if err != nil {
@@ -194,6 +195,13 @@ func Run(ctx context.Context, cfg *config.Config) error {
 		if _, err := informer.AddEventHandler(handler); err != nil {
 			return err
 		}
+	}
+	if _, err := pods.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{DeleteFunc: func(obj any) {
+		if p, ok := kube.Deleted[*corev1.Pod](obj); ok {
+			subnets.PodGone(p.Spec.NodeName)
+		}
+	}}); err != nil {
+		return err
 	}
 	if _, err := nodes.Informer().AddEventHandler(pod.NodeHandlers(podIPAM, r)); err != nil {
 		return err

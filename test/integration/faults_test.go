@@ -292,3 +292,68 @@ func TestKill9UnderChurn(t *testing.T) {
 	}
 	t.Logf("%d polls of the annotations and the NB, no address held twice", polls)
 }
+
+// TestNodeReRegistration: a node deleted while its pods keep running, then
+// registered again, gets its subnet back; the running pods keep their
+// addresses and get their ports back; a node created meanwhile is not
+// given that subnet, and a new pod on the returned node gets no live
+// pod's address.
+func TestNodeReRegistration(t *testing.T) {
+	e := newEnv(t, "10.244.0.0/16/24", "10.96.0.0/16")
+	e.createNode("rr1", map[string]string{kube.NodeChassisIDAnnotation: "chassis-rr1"})
+	e.createNode("rr2", map[string]string{kube.NodeChassisIDAnnotation: "chassis-rr2"})
+	waitSwitches(t, e, "join", "rr1", "rr2")
+	const ns = "rereg"
+	e.createNamespace(ns)
+	ips := map[string]string{}
+	for i := range 4 {
+		name := fmt.Sprintf("p%d", i)
+		e.createPod(ns, name, "rr1")
+		ips[name] = e.podIP(ns, name)
+		// Running, as a kubelet would report it.
+		p := e.pod(ns, name)
+		p.Status.Phase = corev1.PodRunning
+		if _, err := e.client.CoreV1().Pods(ns).UpdateStatus(context.Background(), p, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	subnet := e.node("rr1").Annotations[kube.NodeSubnetsAnnotation]
+
+	if err := e.client.CoreV1().Nodes().Delete(context.Background(), "rr1", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitSwitches(t, e, "join", "rr2")
+	e.createNode("rr3", map[string]string{kube.NodeChassisIDAnnotation: "chassis-rr3"})
+	waitSwitches(t, e, "join", "rr2", "rr3")
+	if got := e.node("rr3").Annotations[kube.NodeSubnetsAnnotation]; got == subnet {
+		t.Fatalf("a new node got the subnet %s of the deleted node whose pods still run", got)
+	}
+
+	// rr1 registers again (as its kubelet would: a new Node object).
+	e.createNode("rr1", map[string]string{kube.NodeChassisIDAnnotation: "chassis-rr1"})
+	waitSwitches(t, e, "join", "rr1", "rr2", "rr3")
+	eventually(t, 20*time.Second, func() string {
+		if got := e.node("rr1").Annotations[kube.NodeSubnetsAnnotation]; got != subnet {
+			return fmt.Sprintf("rr1 subnet %s, want its own %s back", got, subnet)
+		}
+		for name, ip := range ips {
+			if got := e.podIP(ns, name); got != ip {
+				t.Fatalf("running pod %s re-addressed: %s -> %s", name, ip, got)
+			}
+			if got := e.get("Logical_Switch_Port", ns+"_"+name, "addresses"); !strings.Contains(got, ip) {
+				return fmt.Sprintf("%s port addresses %q, want %s", name, got, ip)
+			}
+		}
+		return ""
+	})
+	e.createPod(ns, "fresh", "rr1")
+	fresh := e.podIP(ns, "fresh")
+	for name, ip := range ips {
+		if ip == fresh {
+			t.Errorf("the new pod got %s, the address of running pod %s", fresh, name)
+		}
+	}
+	if d := e.duplicateIPs(ns); d != "" {
+		t.Error(d)
+	}
+}

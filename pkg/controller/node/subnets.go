@@ -54,6 +54,32 @@ type SubnetController struct {
 
 	mu      sync.Mutex
 	waiting map[string]bool // nodes waiting for a subnet to free up
+	// podsOn counts the pods bound to a node (set before Run); retained
+	// are deleted nodes whose subnet and id are kept while such pods run.
+	podsOn   func(node string) int
+	retained map[string]bool
+}
+
+// KeepForPods makes a deleted node keep its subnet and id while pods bound
+// to it still run (podsOn counts them): a node that is deleted and
+// registers again (kubectl delete node, a kubelet re-registering) finds
+// its subnet, so its running pods keep their addresses, and no other node
+// is handed addresses that live pods hold.
+func (c *SubnetController) KeepForPods(podsOn func(node string) int) { c.podsOn = podsOn }
+
+// PodGone re-checks a deleted node whose subnet was kept for its pods once
+// one of them is gone.
+func (c *SubnetController) PodGone(node string) {
+	c.mu.Lock()
+	kept := c.retained[node]
+	c.mu.Unlock()
+	if !kept {
+		return
+	}
+	if _, err := c.lister.Get(node); err == nil {
+		return // registered again: the subnet is its own
+	}
+	c.Release(node)
 }
 
 // NewSubnetController allocates from ranges (the cluster subnets).
@@ -131,6 +157,24 @@ func (c *SubnetController) Enqueue(name string) { c.queue.Add(name) }
 // NB rows are gone, so a subnet is never live on two switches. Nodes waiting
 // for a subnet are retried.
 func (c *SubnetController) Release(name string) {
+	if c.podsOn != nil {
+		if n := c.podsOn(name); n > 0 {
+			c.mu.Lock()
+			first := !c.retained[name]
+			if c.retained == nil {
+				c.retained = map[string]bool{}
+			}
+			c.retained[name] = true
+			c.mu.Unlock()
+			if first {
+				klog.InfoS("Keeping a deleted node's subnet and id while its pods run", "node", name, "pods", n)
+			}
+			return
+		}
+	}
+	c.mu.Lock()
+	delete(c.retained, name)
+	c.mu.Unlock()
 	if _, held := c.subnets.Get(name); !held {
 		if _, held := c.ids.Get(name); !held {
 			return // already released: Cleared runs on every reconcile of a gone node

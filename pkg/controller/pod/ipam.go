@@ -109,6 +109,17 @@ func (m *ipam) forgetNode(node string) {
 	}
 }
 
+// get returns the addresses pod holds.
+func (m *ipam) get(pod string) ([]netip.Prefix, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	node, ok := m.podAt[pod]
+	if !ok {
+		return nil, false
+	}
+	return m.nodes[node].Get(pod)
+}
+
 // holds reports whether pod holds exactly ips.
 func (m *ipam) holds(pod string, ips []netip.Prefix) bool {
 	m.mu.Lock()

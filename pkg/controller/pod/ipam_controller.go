@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 
@@ -30,6 +31,7 @@ const (
 	ReasonInvalidAnnotation = "InvalidPodAnnotation"
 	ReasonAllocationFailed  = "PodAddressAllocationFailed"
 	ReasonReallocated       = "PodAddressReallocated"
+	ReasonAddressConflict   = "PodAddressConflict"
 )
 
 // NodeIndex indexes pods by spec.nodeName, so a node's pods are found without
@@ -159,8 +161,26 @@ func (c *IPAMController) Release(key string) {
 	klog.V(4).InfoS("Released pod addresses", "pod", key)
 }
 
-// ForgetNode drops a deleted node's address book.
-func (c *IPAMController) ForgetNode(node string) { c.ipam.forgetNode(node) }
+// ForgetNode drops a deleted node's address book, unless pods bound to it
+// still run: they keep their addresses for when the node registers again.
+func (c *IPAMController) ForgetNode(node string) {
+	if c.PodsOn(node) > 0 {
+		return
+	}
+	c.ipam.forgetNode(node)
+}
+
+// PodsOn counts the pods bound to node that need a pod network address.
+func (c *IPAMController) PodsOn(node string) int {
+	n := 0
+	for _, k := range podsOn(c.byNode, node) {
+		ns, name, _ := cache.SplitMetaNamespaceKey(k)
+		if p, err := c.pods.Pods(ns).Get(name); err == nil && needsNetwork(p) {
+			n++
+		}
+	}
+	return n
+}
 
 // Run processes the queue until ctx ends.
 func (c *IPAMController) Run(ctx context.Context, workers int) {
@@ -185,6 +205,12 @@ func (c *IPAMController) sync(ctx context.Context, k string) error {
 		return nil // left for the user to fix; the Pod owner reports it
 	}
 	if present {
+		if held, ok := c.ipam.get(k); ok && !slices.Equal(held, addrs.IPs) {
+			// Changed behind the master's back: the pod keeps the
+			// addresses it was given (and plumbed).
+			c.recorder.Eventf(p, corev1.EventTypeWarning, ReasonReallocated, "Annotated addresses %v are not the pod's allocation %v; restoring it", addrs.IPs, held)
+			return c.annotate(ctx, p, kube.FormatPodNetworks(podAddresses(held)))
+		}
 		err := c.ipam.mark(k, p.Spec.NodeName, subnets, addrs.IPs)
 		if err == nil {
 			if want := podAddresses(addrs.IPs); want.MAC.String() != addrs.MAC.String() {
@@ -194,6 +220,15 @@ func (c *IPAMController) sync(ctx context.Context, k string) error {
 				return c.annotate(ctx, p, kube.FormatPodNetworks(want))
 			}
 			c.notifyConfirmed(k)
+			return nil
+		}
+		if p.Status.Phase == corev1.PodRunning {
+			// A running pod is never re-addressed under its feet: it is
+			// reported, and its port waits until this is resolved (the
+			// pod deleted, or the conflicting one gone).
+			metrics.InvalidObjects.WithLabelValues("Pod", "address-not-keepable").Inc()
+			klog.ErrorS(err, "A running pod's addresses cannot be kept; not re-addressing it", "pod", k, "addresses", fmt.Sprint(addrs.IPs))
+			c.recorder.Eventf(p, corev1.EventTypeWarning, ReasonAddressConflict, "Addresses %v cannot be kept (%v); the running pod is not re-addressed and gets no port until this is resolved", addrs.IPs, err)
 			return nil
 		}
 		c.recorder.Eventf(p, corev1.EventTypeWarning, ReasonReallocated, "Addresses %v cannot be kept (%v); allocating new ones", addrs.IPs, err)
