@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -94,5 +95,55 @@ func waitNodeSubnets(ctx context.Context, c kubernetes.Interface, name string) (
 		case <-ctx.Done():
 			return nil, fmt.Errorf("waiting for %s on node %s: %w", kube.NodeSubnetsAnnotation, name, ctx.Err())
 		}
+	}
+}
+
+// followNode keeps, for as long as ctx lives, the agent's own annotations
+// on its Node and its management port on the Node's subnets: a Node that is
+// deleted and registers again (a new object without the annotations) is
+// annotated anew, and new subnets re-plumb the management port, without
+// restarting the agent.
+func followNode(ctx context.Context, c kubernetes.Interface, name string, want map[string]string, subnets []netip.Prefix, resubnet func([]netip.Prefix) error) {
+	f := informers.NewSharedInformerFactoryWithOptions(c, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
+	}))
+	inf := f.Core().V1().Nodes()
+	changed := make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	}
+	_, _ = inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(any) { poke() }, UpdateFunc: func(any, any) { poke() },
+	})
+	f.Start(ctx.Done())
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+		n, err := inf.Lister().Get(name)
+		if err != nil {
+			continue // deleted: wait for it to register again
+		}
+		if err := annotateNode(ctx, c, n, want); err != nil {
+			klog.ErrorS(err, "Re-annotating the node", "node", name)
+			poke() // retry on the next change or right away
+			time.Sleep(time.Second)
+			continue
+		}
+		got, ok, err := kube.ParseNodeSubnets(n.Annotations)
+		if !ok || err != nil || slices.Equal(got, subnets) {
+			continue
+		}
+		klog.InfoS("The node's subnets changed; re-plumbing the management port", "node", name, "from", fmt.Sprint(subnets), "to", fmt.Sprint(got))
+		if err := resubnet(got); err != nil {
+			klog.ErrorS(err, "Re-plumbing the management port", "node", name)
+			continue
+		}
+		subnets = got
 	}
 }

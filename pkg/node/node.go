@@ -127,6 +127,9 @@ func run(ctx context.Context, cfg *config.Config, ncfg *config.NodeConfig, hostN
 	if err := ensureManagementPort(ctx, oc, cfg, ncfg, hostNS, name, subnets, mtu); err != nil {
 		return err
 	}
+	go followNode(ctx, client, name, nodeAnnotations(name, systemID, up), subnets, func(s []netip.Prefix) error {
+		return ensureManagementPort(ctx, oc, cfg, ncfg, hostNS, name, s, mtu)
+	})
 	// d. the CNI server
 	pods := cni.NewInformerPods(client, name)
 	if err := pods.Start(ctx); err != nil {

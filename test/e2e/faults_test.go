@@ -7,6 +7,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/ovnkube/ovnkube/pkg/kube"
 )
 
 // nodeReadyz is `ovnkube node`'s /readyz on a node: status code and body.
@@ -69,4 +74,62 @@ func TestNodeOVSDBOutage(t *testing.T) {
 		return fmt.Sprintf("node-2 /readyz %s %q with its database back", code, body)
 	})
 	s.waitPing(t, w.ns+"/a", ips["b"], 20*time.Second)
+}
+
+// TestNodeReRegisters: `kubectl delete node node-2` while its pods run,
+// then the node registers again (a new Node object, as its kubelet would
+// create): the master gives it its subnet back, `ovnkube node` annotates
+// it again without a restart, the running pod keeps its address, and pods
+// across nodes talk again.
+func TestNodeReRegisters(t *testing.T) {
+	s := dataplane(t)
+	w := newServiceWorld(t, s, "rereg-e2e")
+	ips, _ := s.createPods(t, podSpec(w.ns, "a", "node-2", w.work, "sleep", "3600"), podSpec(w.ns, "b", "node-1", w.work, "sleep", "3600"))
+	s.waitPing(t, w.ns+"/b", ips["a"], 20*time.Second)
+	nodes := s.cs.CoreV1().Nodes()
+	orig, err := nodes.Get(context.Background(), "node-2", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agentPid := func() string {
+		out, _ := s.cmd(context.Background(), "pgrep", "-f", "ovnkube node --node-name node-2").CombinedOutput()
+		return strings.TrimSpace(string(out))
+	}
+	pid := agentPid()
+	if err := nodes.Delete(context.Background(), "node-2", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, func() bool {
+		out, _ := s.cmd(context.Background(), "ovn-nbctl", "--bare", "--columns=name", "list", "Logical_Switch").CombinedOutput()
+		return !strings.Contains(string(out), "node-2")
+	}, func() string { return "node-2's switch is still in the NB" })
+	// As a kubelet registers: the object, then its status (addresses,
+	// conditions).
+	again := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-2", Labels: orig.Labels}, Spec: corev1.NodeSpec{Taints: orig.Spec.Taints}}
+	created, err := nodes.Create(context.Background(), again, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created.Status = orig.Status
+	if _, err := nodes.UpdateStatus(context.Background(), created, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, func() bool {
+		n, err := nodes.Get(context.Background(), "node-2", metav1.GetOptions{})
+		return err == nil && n.Annotations[kube.NodeSubnetsAnnotation] == orig.Annotations[kube.NodeSubnetsAnnotation] &&
+			n.Annotations[kube.NodeChassisIDAnnotation] == orig.Annotations[kube.NodeChassisIDAnnotation] &&
+			n.Annotations[kube.L3GatewayConfigAnnotation] != ""
+	}, func() string {
+		n, _ := nodes.Get(context.Background(), "node-2", metav1.GetOptions{})
+		return fmt.Sprintf("node-2 registered again has annotations %v, want its subnet and chassis id back", n.Annotations)
+	})
+	if got := agentPid(); got != pid {
+		t.Errorf("ovnkube node of node-2 restarted (pid %s -> %s)", pid, got)
+	}
+	p, err := s.cs.CoreV1().Pods(w.ns).Get(context.Background(), "a", metav1.GetOptions{})
+	if err != nil || p.Status.PodIP != ips["a"] {
+		t.Errorf("the running pod's address: %v (%v), want %s kept", p.Status.PodIP, err, ips["a"])
+	}
+	s.waitPing(t, w.ns+"/b", ips["a"], 30*time.Second)
+	s.waitPing(t, w.ns+"/a", ips["b"], 30*time.Second)
 }
