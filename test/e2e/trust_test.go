@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -123,6 +124,15 @@ func TestPodNetworksOnlyFromMaster(t *testing.T) {
 		t.Fatal(err)
 	}
 	alice := s.clientAs(t, "alice")
+	// RBAC takes effect once the API server's authorizer has seen the
+	// binding.
+	waitFor(t, 30*time.Second, func() bool {
+		r, err := alice.AuthorizationV1().SelfSubjectAccessReviews().Create(context.Background(), &authorizationv1.SelfSubjectAccessReview{
+			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Namespace: w.ns, Verb: "create", Resource: "pods"}},
+		}, metav1.CreateOptions{})
+		return err == nil && r.Status.Allowed
+	}, func() string { return "alice's role binding never took effect" })
 	subnet := victimAddrs.IPs[0].Masked()
 	nth := func(n int) string {
 		a, err := topology.NthAddr(subnet, n)
