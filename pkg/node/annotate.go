@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/client-go/informers"
+	coreinformers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/klog/v2"
@@ -55,21 +56,7 @@ func annotateNode(ctx context.Context, c kubernetes.Interface, node *corev1.Node
 func waitNodeSubnets(ctx context.Context, c kubernetes.Interface, name string) ([]netip.Prefix, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops the informer
-	f := informers.NewSharedInformerFactoryWithOptions(c, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-		o.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
-	}))
-	inf := f.Core().V1().Nodes()
-	changed := make(chan struct{}, 1)
-	poke := func() {
-		select {
-		case changed <- struct{}{}:
-		default:
-		}
-	}
-	_, _ = inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: func(any) { poke() }, UpdateFunc: func(any, any) { poke() },
-	})
-	f.Start(ctx.Done())
+	inf, changed := watchOwnNode(ctx, c, name)
 	if !cache.WaitForCacheSync(ctx.Done(), inf.Informer().HasSynced) {
 		return nil, fmt.Errorf("node informer for %s did not sync: %w", name, context.Cause(ctx))
 	}
@@ -104,21 +91,13 @@ func waitNodeSubnets(ctx context.Context, c kubernetes.Interface, name string) (
 // annotated anew, and new subnets re-plumb the management port, without
 // restarting the agent.
 func followNode(ctx context.Context, c kubernetes.Interface, name string, want map[string]string, subnets []netip.Prefix, resubnet func([]netip.Prefix) error) {
-	f := informers.NewSharedInformerFactoryWithOptions(c, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-		o.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
-	}))
-	inf := f.Core().V1().Nodes()
-	changed := make(chan struct{}, 1)
+	inf, changed := watchOwnNode(ctx, c, name)
 	poke := func() {
 		select {
 		case changed <- struct{}{}:
 		default:
 		}
 	}
-	_, _ = inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: func(any) { poke() }, UpdateFunc: func(any, any) { poke() },
-	})
-	f.Start(ctx.Done())
 	for {
 		select {
 		case <-ctx.Done():
@@ -146,4 +125,25 @@ func followNode(ctx context.Context, c kubernetes.Interface, name string, want m
 		}
 		subnets = got
 	}
+}
+
+// watchOwnNode starts an informer on the one Node name until ctx ends; the
+// channel has a token after any add or update.
+func watchOwnNode(ctx context.Context, c kubernetes.Interface, name string) (coreinformers.NodeInformer, chan struct{}) {
+	f := informers.NewSharedInformerFactoryWithOptions(c, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.FieldSelector = fields.OneTermEqualSelector("metadata.name", name).String()
+	}))
+	inf := f.Core().V1().Nodes()
+	changed := make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	}
+	_, _ = inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: func(any) { poke() }, UpdateFunc: func(any, any) { poke() },
+	})
+	f.Start(ctx.Done())
+	return inf, changed
 }

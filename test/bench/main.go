@@ -448,3 +448,36 @@ func (e *env) stop() {
 		e.stops[i]()
 	}
 }
+
+// coldStart runs a master on a new, empty NB with the cluster in place:
+// the time from its start until it is ready and the NB holds want's rows
+// (and whatever more converged checks), and the master's committed
+// transactions and operations. stop stops that NB.
+func coldStart(e *env, want map[string]int, timeout time.Duration, converged func(*nbWatch) error) (d time.Duration, txns, ops float64, stop func(), err error) {
+	coldOVN, cw, stop, err := watchedOVN(e.dir + "/cold")
+	if err != nil {
+		return 0, 0, 0, func() {}, err
+	}
+	opts := e.opts
+	opts.NBAddress, opts.SBAddress = coldOVN.NBAddress, coldOVN.SBAddress
+	t0 := time.Now()
+	m, err := sandbox.StartMaster(e.dir+"/master-cold", opts)
+	if err != nil {
+		return 0, 0, 0, stop, err
+	}
+	defer m.Stop()
+	if err := cw.waitRows(want, timeout); err != nil {
+		return 0, 0, 0, stop, err
+	}
+	if converged != nil {
+		if err := converged(cw); err != nil {
+			return 0, 0, 0, stop, err
+		}
+	}
+	d = max(m.ReadyIn, time.Since(t0))
+	met, err := settledMetrics(m.MetricsURL)
+	if err != nil {
+		return 0, 0, 0, stop, err
+	}
+	return d, met.Value("ovnkube_nb_transactions_total", map[string]string{"result": "committed"}), met.Value("ovnkube_nb_operations_total", nil), stop, nil
+}

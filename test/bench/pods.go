@@ -323,20 +323,6 @@ func waitPrefixCount(st *stamps, prefix string, n int, timeout time.Duration) er
 	}
 }
 
-func podVersions(c kubernetes.Interface) versionsFunc {
-	return func() (map[string]string, error) {
-		list, err := c.CoreV1().Pods("churn").List(context.Background(), metav1.ListOptions{})
-		if err != nil {
-			return nil, err
-		}
-		out := map[string]string{}
-		for _, p := range list.Items {
-			out[p.Name] = p.ResourceVersion
-		}
-		return out, nil
-	}
-}
-
 func pct(d []time.Duration, q float64) string {
 	if len(d) == 0 {
 		return "-"

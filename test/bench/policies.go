@@ -195,35 +195,18 @@ func runPolicies(nPolicies, nPods, nNamespaces, nNodes, churn, rate int) (policy
 	for _, t := range []string{nbdb.PortGroupTable, nbdb.ACLTable, nbdb.AddressSetTable, nbdb.LogicalSwitchPortTable} {
 		want[t] = watch.c.Cache().Table(t).Len()
 	}
-	res.restartReady, res.restartTxns, res.restartPodWrites, err = measureRestart(m, env.dir, env.opts, allPodVersions(env.client))
+	res.restartReady, res.restartTxns, res.restartPodWrites, err = measureRestart(m, env.dir, env.opts, podVersions(env.client))
 	if err != nil {
 		return res, err
 	}
 
 	// Cold NB: the cluster exists, the NB is new and empty.
-	coldOVN, cw, stopCold, err := watchedOVN(env.dir + "/cold")
-	if err != nil {
-		return res, err
-	}
+	var stopCold func()
+	res.cold, res.coldTxns, res.coldOps, stopCold, err = coldStart(env, want, 10*time.Minute, nil)
 	defer stopCold()
-	coldOpts := env.opts
-	coldOpts.NBAddress, coldOpts.SBAddress = coldOVN.NBAddress, coldOVN.SBAddress
-	t0 := time.Now()
-	cm, err := sandbox.StartMaster(env.dir+"/master-cold", coldOpts)
 	if err != nil {
 		return res, err
 	}
-	defer cm.Stop()
-	if err := cw.waitRows(want, 10*time.Minute); err != nil {
-		return res, err
-	}
-	res.cold = max(cm.ReadyIn, time.Since(t0))
-	if met, err = settledMetrics(cm.MetricsURL); err != nil {
-		return res, err
-	}
-	res.coldTxns = met.Value("ovnkube_nb_transactions_total", map[string]string{"result": "committed"})
-	res.coldOps = met.Value("ovnkube_nb_operations_total", nil)
-	cm.Stop()
 
 	// Floor: the same rows straight with libovsdb into a fresh NB.
 	floorOVN, fw, stopFloor, err := watchedOVN(env.dir + "/floor")
@@ -346,8 +329,8 @@ func podIP(c kubernetes.Interface, ns, name string) (string, error) {
 	return addrs.IPs[0].Addr().String(), nil
 }
 
-// allPodVersions reads every pod's resourceVersion.
-func allPodVersions(c kubernetes.Interface) versionsFunc {
+// podVersions reads every pod's resourceVersion.
+func podVersions(c kubernetes.Interface) versionsFunc {
 	return func() (map[string]string, error) {
 		list, err := c.CoreV1().Pods("").List(context.Background(), metav1.ListOptions{})
 		if err != nil {

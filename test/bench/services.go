@@ -168,32 +168,14 @@ func runServices(nServices, endpoints, nodes, churn, rate int, groups bool) (ser
 	}
 
 	// Cold NB: the cluster exists, the NB is new and empty.
-	coldOVN, cw, stopCold, err := watchedOVN(env.dir + "/cold")
-	if err != nil {
-		return res, err
-	}
+	var stopCold func()
+	res.cold, res.coldTxns, res.coldOps, stopCold, err = coldStart(env, want, 5*time.Minute, func(cw *nbWatch) error {
+		return waitLBs(cw, nServices, endpoints, 5*time.Minute)
+	})
 	defer stopCold()
-	coldOpts := env.opts
-	coldOpts.NBAddress, coldOpts.SBAddress = coldOVN.NBAddress, coldOVN.SBAddress
-	t0 := time.Now()
-	cm, err := sandbox.StartMaster(env.dir+"/master-cold", coldOpts)
 	if err != nil {
 		return res, err
 	}
-	defer cm.Stop()
-	if err := cw.waitRows(want, 5*time.Minute); err != nil {
-		return res, err
-	}
-	if err := waitLBs(cw, nServices, endpoints, 5*time.Minute); err != nil {
-		return res, err
-	}
-	res.cold = max(cm.ReadyIn, time.Since(t0))
-	if met, err = settledMetrics(cm.MetricsURL); err != nil {
-		return res, err
-	}
-	res.coldTxns = met.Value("ovnkube_nb_transactions_total", map[string]string{"result": "committed"})
-	res.coldOps = met.Value("ovnkube_nb_operations_total", nil)
-	cm.Stop()
 
 	// Floor: the same rows straight with libovsdb into a fresh NB.
 	floorOVN, _, stopFloor, err := watchedOVN(env.dir + "/floor")

@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/ovnkube/ovnkube/pkg/kube"
 )
@@ -106,12 +107,19 @@ func TestNodeReRegisters(t *testing.T) {
 	// As a kubelet registers: the object, then its status (addresses,
 	// conditions).
 	again := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-2", Labels: orig.Labels}, Spec: corev1.NodeSpec{Taints: orig.Spec.Taints}}
-	created, err := nodes.Create(context.Background(), again, metav1.CreateOptions{})
-	if err != nil {
+	if _, err := nodes.Create(context.Background(), again, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	created.Status = orig.Status
-	if _, err := nodes.UpdateStatus(context.Background(), created, metav1.UpdateOptions{}); err != nil {
+	// The master and the agent annotate it meanwhile: retry on conflict.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur, err := nodes.Get(context.Background(), "node-2", metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		cur.Status = orig.Status
+		_, err = nodes.UpdateStatus(context.Background(), cur, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, 30*time.Second, func() bool {
