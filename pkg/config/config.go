@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -108,6 +109,21 @@ type Config struct {
 	NodeName string
 	// ConfigFile is the path of the configuration file (--config).
 	ConfigFile string
+
+	// LeaderElection makes several masters safe: only the Lease holder
+	// writes (--leader-elect and --leader-elect-*).
+	LeaderElection LeaderElection
+}
+
+// LeaderElection configures the master's coordination.k8s.io Lease; the
+// flag names and defaults are those of kube-controller-manager.
+type LeaderElection struct {
+	Enabled         bool
+	Namespace, Name string
+	// LeaseDuration is how long a standby waits from the last renewal;
+	// RenewDeadline is how long the leader retries renewing before it
+	// stops; RetryPeriod is the interval between attempts.
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
 }
 
 // Defaults returns a new Config holding the built-in defaults; the subnet
@@ -131,6 +147,10 @@ func Defaults() *Config {
 		LBGroups:            true,
 		ACLLoggingRateLimit: 20,
 		MetricsAddress:      DefaultMetricsAddress,
+		LeaderElection: LeaderElection{
+			Namespace: "ovn-kubernetes", Name: "ovnkube-master",
+			LeaseDuration: 15 * time.Second, RenewDeadline: 10 * time.Second, RetryPeriod: 2 * time.Second,
+		},
 	}
 }
 

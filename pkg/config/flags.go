@@ -32,6 +32,12 @@ const (
 	flagACLLoggingRate    = "acl-logging-rate-limit"
 	flagMetricsAddress    = "metrics-address"
 	flagNodeName          = "node-name"
+	flagLeaderElect       = "leader-elect"
+	flagLeaseNamespace    = "leader-elect-resource-namespace"
+	flagLeaseName         = "leader-elect-resource-name"
+	flagLeaseDuration     = "leader-elect-lease-duration"
+	flagRenewDeadline     = "leader-elect-renew-deadline"
+	flagRetryPeriod       = "leader-elect-retry-period"
 	flagConfig            = "config"
 )
 
@@ -176,6 +182,36 @@ var options = []option{
 		name:  flagNodeName,
 		usage: "Name of the Kubernetes node this process manages, used by ovnkube node; usually set from the pod's spec.nodeName. Empty by default.",
 		bind:  func(c *Config) pflag.Value { return (*stringValue)(&c.NodeName) },
+	},
+	{
+		name:  flagLeaderElect,
+		usage: "ovnkube master only: run as one of several replicas, of which only the holder of a coordination.k8s.io Lease allocates, annotates and writes the NB; the others keep their caches warm and take over within --leader-elect-lease-duration. Off by default (a single master); on in dist/.",
+		bind:  func(c *Config) pflag.Value { return (*boolValue)(&c.LeaderElection.Enabled) },
+	},
+	{
+		name:  flagLeaseNamespace,
+		usage: "Namespace of the leader election Lease.",
+		bind:  func(c *Config) pflag.Value { return (*stringValue)(&c.LeaderElection.Namespace) },
+	},
+	{
+		name:  flagLeaseName,
+		usage: "Name of the leader election Lease.",
+		bind:  func(c *Config) pflag.Value { return (*stringValue)(&c.LeaderElection.Name) },
+	},
+	{
+		name:  flagLeaseDuration,
+		usage: "How long standbys wait after the leader's last renewal before taking the Lease: the longest a dead leader leaves the cluster without a master.",
+		bind:  func(c *Config) pflag.Value { return (*durationValue)(&c.LeaderElection.LeaseDuration) },
+	},
+	{
+		name:  flagRenewDeadline,
+		usage: "How long the leader keeps trying to renew the Lease before it gives up leading and exits; less than --leader-elect-lease-duration, so it stops writing before a standby may start.",
+		bind:  func(c *Config) pflag.Value { return (*durationValue)(&c.LeaderElection.RenewDeadline) },
+	},
+	{
+		name:  flagRetryPeriod,
+		usage: "Interval between attempts to acquire or renew the Lease.",
+		bind:  func(c *Config) pflag.Value { return (*durationValue)(&c.LeaderElection.RetryPeriod) },
 	},
 }
 

@@ -41,6 +41,12 @@ func TestFlagsBindFields(t *testing.T) {
 		{flagNodePortRange, "31000-31999", func(c *Config) string { return c.NodePortRange.String() }, ""},
 		{flagMetricsAddress, ":9000", func(c *Config) string { return c.MetricsAddress }, ""},
 		{flagNodeName, "worker-1", func(c *Config) string { return c.NodeName }, ""},
+		{flagLeaderElect, "true", func(c *Config) string { return fmt.Sprint(c.LeaderElection.Enabled) }, ""},
+		{flagLeaseNamespace, "kube-system", func(c *Config) string { return c.LeaderElection.Namespace }, ""},
+		{flagLeaseName, "ovnkube", func(c *Config) string { return c.LeaderElection.Name }, ""},
+		{flagLeaseDuration, "30s", func(c *Config) string { return c.LeaderElection.LeaseDuration.String() }, ""},
+		{flagRenewDeadline, "20s", func(c *Config) string { return c.LeaderElection.RenewDeadline.String() }, ""},
+		{flagRetryPeriod, "1s", func(c *Config) string { return c.LeaderElection.RetryPeriod.String() }, ""},
 	}
 	if len(tests) != len(options) {
 		t.Fatalf("test covers %d flags, options has %d", len(tests), len(options))

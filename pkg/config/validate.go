@@ -26,6 +26,7 @@ func (c *Config) Validate() error {
 		c.validateMetrics,
 		c.validateNodeName,
 		c.validateACLLogging,
+		c.validateLeaderElection,
 	} {
 		if err := check(); err != nil {
 			return err
@@ -37,6 +38,31 @@ func (c *Config) Validate() error {
 func (c *Config) validateACLLogging() error {
 	if c.ACLLoggingRateLimit < 1 || c.ACLLoggingRateLimit > 1<<31-1 {
 		return fmt.Errorf("invalid --%s %d: at least 1 log line per second", flagACLLoggingRate, c.ACLLoggingRateLimit)
+	}
+	return nil
+}
+
+// validateLeaderElection enforces what client-go's elector requires, so a
+// bad combination is a start-up error naming the flags, not a panic.
+func (c *Config) validateLeaderElection() error {
+	le := c.LeaderElection
+	if !le.Enabled {
+		return nil
+	}
+	for _, f := range []struct{ flag, value string }{{flagLeaseNamespace, le.Namespace}, {flagLeaseName, le.Name}} {
+		if errs := validation.IsDNS1123Subdomain(f.value); len(errs) > 0 {
+			return fmt.Errorf("invalid --%s %q: %s", f.flag, f.value, strings.Join(errs, "; "))
+		}
+	}
+	if le.RetryPeriod <= 0 {
+		return fmt.Errorf("invalid --%s %s: must be positive", flagRetryPeriod, le.RetryPeriod)
+	}
+	// client-go jitters retries by up to 1.2x.
+	if le.RenewDeadline <= le.RetryPeriod*12/10 {
+		return fmt.Errorf("invalid --%s %s: must exceed 1.2 x --%s (%s)", flagRenewDeadline, le.RenewDeadline, flagRetryPeriod, le.RetryPeriod)
+	}
+	if le.LeaseDuration <= le.RenewDeadline {
+		return fmt.Errorf("invalid --%s %s: must exceed --%s (%s)", flagLeaseDuration, le.LeaseDuration, flagRenewDeadline, le.RenewDeadline)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -55,6 +56,15 @@ func TestValidConfigs(t *testing.T) {
 			}
 			if !c.MetricsEnabled() {
 				t.Error("metrics disabled by default")
+			}
+			if le := c.LeaderElection; le.Enabled || le.LeaseDuration != 15*time.Second || le.Namespace != "ovn-kubernetes" {
+				t.Errorf("leader election %+v, want off, 15s lease in ovn-kubernetes", le)
+			}
+		}},
+		{name: "leader election", args: []string{"--leader-elect", "--leader-elect-lease-duration=4s", "--leader-elect-renew-deadline=3s", "--leader-elect-retry-period=500ms"}, check: func(t *testing.T, c *Config) {
+			want := LeaderElection{Enabled: true, Namespace: "ovn-kubernetes", Name: "ovnkube-master", LeaseDuration: 4 * time.Second, RenewDeadline: 3 * time.Second, RetryPeriod: 500 * time.Millisecond}
+			if c.LeaderElection != want {
+				t.Errorf("got %+v, want %+v", c.LeaderElection, want)
 			}
 		}},
 		{name: "dual-stack", args: []string{dualCluster, dualService}, check: func(t *testing.T, c *Config) {
@@ -226,6 +236,14 @@ func TestInvalidConfigs(t *testing.T) {
 			want: []string{`invalid --metrics-address "127.0.0.1:http": invalid port "http"`}},
 		{name: "bad node name", args: []string{"--node-name=Worker_1"},
 			want: []string{`invalid --node-name "Worker_1"`}},
+		{name: "lease not longer than renew deadline", args: []string{"--leader-elect", "--leader-elect-lease-duration=10s"},
+			want: []string{"invalid --leader-elect-lease-duration 10s: must exceed --leader-elect-renew-deadline (10s)"}},
+		{name: "renew deadline within a jittered retry", args: []string{"--leader-elect", "--leader-elect-renew-deadline=2s"},
+			want: []string{"invalid --leader-elect-renew-deadline 2s: must exceed 1.2 x --leader-elect-retry-period (2s)"}},
+		{name: "bad lease duration", args: []string{"--leader-elect-lease-duration=15"},
+			want: []string{`"15" is not a duration`}},
+		{name: "bad lease name", args: []string{"--leader-elect", "--leader-elect-resource-name=Master_1"},
+			want: []string{`invalid --leader-elect-resource-name "Master_1"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The pflag.Value implementations below write straight into Config fields.
@@ -56,6 +57,19 @@ func (v *intValue) Set(s string) error {
 }
 func (v *intValue) String() string { return strconv.Itoa(int(*v)) }
 func (v *intValue) Type() string   { return "int" }
+
+type durationValue time.Duration
+
+func (v *durationValue) Set(s string) error {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (e.g. 15s)", s)
+	}
+	*v = durationValue(d)
+	return nil
+}
+func (v *durationValue) String() string { return time.Duration(*v).String() }
+func (v *durationValue) Type() string   { return "duration" }
 
 // listValue is a comma-separated list flag that behaves like pflag's
 // StringSlice: the first use replaces the default, repeated uses append.

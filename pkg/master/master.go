@@ -13,7 +13,12 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
+	coreinformers "k8s.io/client-go/informers/core/v1"
+	discoveryinformers "k8s.io/client-go/informers/discovery/v1"
+	networkinginformers "k8s.io/client-go/informers/networking/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 
 	"github.com/ovnkube/ovnkube/ovsdb-models/nbdb"
@@ -36,6 +41,8 @@ import (
 // Run runs the master until ctx ends. It returns an error for anything that
 // prevents a correct start (unreachable NB, a changed host prefix); once
 // running, failures of single objects are retried and reported, never fatal.
+// With leader election only the holder of the Lease runs the controllers;
+// the others keep their informers synced and stand by.
 func Run(ctx context.Context, cfg *config.Config) error {
 	start := time.Now()
 	health := &metrics.Health{}
@@ -50,30 +57,98 @@ func Run(ctx context.Context, cfg *config.Config) error {
 	}
 	recorder, stopEvents := kube.NewRecorder(kc, "ovnkube-master")
 	defer stopEvents()
-
-	factory := informers.NewSharedInformerFactory(kc, 0)
-	nodes := factory.Core().V1().Nodes()
-	pods := factory.Core().V1().Pods()
-	if err := pods.Informer().AddIndexers(pod.NodeIndexers); err != nil {
-		return err
-	}
-	namespaces := factory.Core().V1().Namespaces()
-	policies := factory.Networking().V1().NetworkPolicies()
-	if err := policies.Informer().AddIndexers(networkpolicy.PolicyIndexers); err != nil {
-		return err
-	}
-	services := factory.Core().V1().Services()
-	endpointSlices := factory.Discovery().V1().EndpointSlices()
-	if err := endpointSlices.Informer().AddIndexers(service.SliceIndexers); err != nil {
+	inf, err := newInformers(kc)
+	if err != nil {
 		return err
 	}
 	// List Nodes and Pods while the NB cache fills: the two syncs overlap.
-	// Informers start only if instantiated before Start; handlers added
-	// later get every existing object replayed.
-	nodes.Informer()
-	services.Informer()
-	namespaces.Informer()
-	factory.Start(ctx.Done())
+	inf.factory.Start(ctx.Done())
+	l := &leader{cfg: cfg, kc: kc, recorder: recorder, inf: inf, health: health, start: start}
+	if !cfg.LeaderElection.Enabled {
+		metrics.Leader.Set(1)
+		health.SetRole("leader")
+		return l.run(ctx)
+	}
+	if err := inf.waitForSync(ctx); err != nil {
+		return err
+	}
+	return runElected(ctx, cfg.LeaderElection, kc, recorder, health, l.run)
+}
+
+// informerSet holds the shared informers of every controller. They run in
+// every replica, leader or not, so a standby that takes over starts from
+// synced caches.
+type informerSet struct {
+	factory        informers.SharedInformerFactory
+	nodes          coreinformers.NodeInformer
+	pods           coreinformers.PodInformer
+	namespaces     coreinformers.NamespaceInformer
+	services       coreinformers.ServiceInformer
+	policies       networkinginformers.NetworkPolicyInformer
+	endpointSlices discoveryinformers.EndpointSliceInformer
+}
+
+// newInformers creates the informers with their indexers. Informers start
+// only if instantiated before factory.Start, so every one is, here;
+// handlers added later get every existing object replayed.
+func newInformers(kc kubernetes.Interface) (*informerSet, error) {
+	factory := informers.NewSharedInformerFactory(kc, 0)
+	s := &informerSet{
+		factory:        factory,
+		nodes:          factory.Core().V1().Nodes(),
+		pods:           factory.Core().V1().Pods(),
+		namespaces:     factory.Core().V1().Namespaces(),
+		services:       factory.Core().V1().Services(),
+		policies:       factory.Networking().V1().NetworkPolicies(),
+		endpointSlices: factory.Discovery().V1().EndpointSlices(),
+	}
+	for _, ix := range []struct {
+		informer cache.SharedIndexInformer
+		indexers cache.Indexers
+	}{
+		{s.pods.Informer(), pod.NodeIndexers},
+		{s.policies.Informer(), networkpolicy.PolicyIndexers},
+		{s.endpointSlices.Informer(), service.SliceIndexers},
+	} {
+		if err := ix.informer.AddIndexers(ix.indexers); err != nil {
+			return nil, err
+		}
+	}
+	s.nodes.Informer()
+	s.namespaces.Informer()
+	s.services.Informer()
+	return s, nil
+}
+
+// waitForSync waits until every informer has listed its objects.
+func (s *informerSet) waitForSync(ctx context.Context) error {
+	for typ, ok := range s.factory.WaitForCacheSync(ctx.Done()) {
+		if !ok {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("informer cache for %v did not sync", typ)
+		}
+	}
+	return nil
+}
+
+// leader is what the writing master runs: the NB connection, the
+// allocators and the reconciler, fed by the shared informers.
+type leader struct {
+	cfg      *config.Config
+	kc       kubernetes.Interface
+	recorder record.EventRecorder
+	inf      *informerSet
+	health   *metrics.Health
+	start    time.Time
+}
+
+// run allocates, annotates and writes the NB until ctx ends.
+func (l *leader) run(ctx context.Context) error {
+	cfg, kc, recorder, health, start := l.cfg, l.kc, l.recorder, l.health, l.start
+	nodes, pods, namespaces, policies := l.inf.nodes, l.inf.pods, l.inf.namespaces, l.inf.policies
+	services, endpointSlices := l.inf.services, l.inf.endpointSlices
 
 	// The reconciler needs the connected client and the client needs the
 	// cache handler before its first monitor: forward through a pointer.
@@ -210,10 +285,11 @@ func Run(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 
-	for typ, ok := range factory.WaitForCacheSync(ctx.Done()) {
-		if !ok {
-			return fmt.Errorf("informer cache for %v did not sync", typ)
-		}
+	if err := l.inf.waitForSync(ctx); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return nil
 	}
 	if err := subnets.Restore(); err != nil {
 		return err

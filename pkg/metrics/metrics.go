@@ -131,6 +131,14 @@ var (
 		Name:      "ready",
 		Help:      "1 once informers and the NB cache are synced and the first full reconcile has committed.",
 	})
+
+	// Leader is 1 while this master holds the leader election Lease (or
+	// runs without leader election), 0 while it stands by.
+	Leader = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace,
+		Name:      "leader",
+		Help:      "1 while this ovnkube master is the one writing (holds the leader Lease, or runs without --leader-elect); 0 on a standby.",
+	})
 )
 
 // OVSDBConnected is 1 while the connection to a database is up: the
@@ -147,7 +155,7 @@ func init() {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		ReconcileDuration, ReconcileErrors, NBTransactions, NBOperations, NBTransactionDuration,
 		QueueDepth, PendingOwners, InvalidObjects, SubnetAllocationFailures, PodAddressAllocationFailures, NodeSubnetsAllocated, NodeSubnetsCapacity,
-		ServiceProgrammingLatency, NetworkPolicyProgrammingLatency, Ready, OVSDBConnected,
+		ServiceProgrammingLatency, NetworkPolicyProgrammingLatency, Ready, Leader, OVSDBConnected,
 	)
 	// Export the series tests and dashboards read as 0 from the start, so
 	// "no transaction since start" is a visible 0, not a missing series.

@@ -20,6 +20,17 @@ import (
 type Health struct {
 	ready  atomic.Bool
 	reason atomic.Value // string: why not ready
+	role   atomic.Value // string: what /readyz adds when ready, e.g. "leader"
+}
+
+// SetRole sets what /readyz reports beside "ok", e.g. "leader" or
+// "standby, leader is X", so an operator sees which master writes.
+func (h *Health) SetRole(role string) { h.role.Store(role) }
+
+// Role is the last SetRole value.
+func (h *Health) Role() string {
+	r, _ := h.role.Load().(string)
+	return r
 }
 
 // SetReady marks the component ready (or not) and mirrors it in ovnkube_ready.
@@ -64,6 +75,10 @@ func Handler(h *Health) http.Handler {
 				reason = "waiting for the first full sync"
 			}
 			http.Error(w, "not ready: "+reason, http.StatusServiceUnavailable)
+			return
+		}
+		if role := h.Role(); role != "" {
+			fmt.Fprintln(w, "ok:", role)
 			return
 		}
 		fmt.Fprintln(w, "ok")
