@@ -53,6 +53,9 @@ type cluster struct {
 	ID string `json:"id"`
 	// NodeCount is how many nodes `up` starts.
 	NodeCount int `json:"nodeCount"`
+	// DBClusterSize is the number of RAFT members of NB and of SB (1:
+	// standalone servers).
+	DBClusterSize int `json:"dbClusterSize,omitempty"`
 	// Nodes lists the node namespaces as they are created.
 	Nodes []nodeInfo `json:"nodes,omitempty"`
 }

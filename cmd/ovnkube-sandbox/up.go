@@ -27,6 +27,7 @@ type upOptions struct {
 	masterArgs     []string
 	nodes          int
 	nodeArgs       []string
+	dbClusterSize  int
 }
 
 func newUpCommand() *cobra.Command {
@@ -47,6 +48,7 @@ func newUpCommand() *cobra.Command {
 	f.StringArrayVar(&o.masterArgs, "master-arg", nil, "extra argument for ovnkube master (repeatable)")
 	f.IntVar(&o.nodes, "nodes", 2, "number of nodes (network namespaces with OVS, ovn-controller, ovnkube node and a pod runner); 0 for none")
 	f.StringArrayVar(&o.nodeArgs, "node-arg", nil, "extra argument for every ovnkube node (repeatable)")
+	f.IntVar(&o.dbClusterSize, "db-cluster-size", 1, "members of the NB and of the SB database: 1 runs standalone servers, 3 runs each as an OVSDB RAFT cluster (members on loopback, clients given every member)")
 	return cmd
 }
 
@@ -167,6 +169,9 @@ func prepare(o *upOptions) (*cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.dbClusterSize < 1 || o.dbClusterSize%2 == 0 {
+		return nil, fmt.Errorf("invalid --db-cluster-size %d: 1 (standalone) or an odd member count such as 3", o.dbClusterSize)
+	}
 	// Every binary up front: a missing one should not cost a 5 s apiserver
 	// start before it is noticed.
 	for _, b := range []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "ovnkube"} {
@@ -174,7 +179,7 @@ func prepare(o *upOptions) (*cluster, error) {
 			return nil, err
 		}
 	}
-	for _, b := range []string{"etcd", "ovsdb-tool", "ovsdb-server", "ovn-northd", "ovn-nbctl", "ovn-sbctl"} {
+	for _, b := range []string{"etcd", "ovsdb-tool", "ovsdb-server", "ovs-appctl", "ovn-northd", "ovn-nbctl", "ovn-sbctl"} {
 		if _, err := sandbox.DebianBin(b); err != nil {
 			return nil, err
 		}
@@ -206,6 +211,7 @@ func prepare(o *upOptions) (*cluster, error) {
 		MasterArgs:     o.masterArgs,
 		NodeArgs:       o.nodeArgs,
 		NodeCount:      o.nodes,
+		DBClusterSize:  o.dbClusterSize,
 		Detached:       o.detach,
 		ID:             newSandboxID(),
 	}
@@ -239,12 +245,16 @@ func prepare(o *upOptions) (*cluster, error) {
 // startAll starts the components in dependency order.
 func startAll(s *starter, out io.Writer) error {
 	c := s.c
-	ovn, err := sandbox.StartOVNWith(c.ovnDir(), sandbox.OVNOptions{Launch: s.launch()})
+	ovn, err := sandbox.StartOVNWith(c.ovnDir(), sandbox.OVNOptions{Launch: s.launch(), ClusterSize: c.DBClusterSize})
 	if err != nil {
 		return err
 	}
 	c.NBAddress, c.SBAddress = ovn.NBAddress, ovn.SBAddress
-	fmt.Fprintf(out, "  %-26s ready in %s\n", "OVN NB, SB, northd", round(ovn.ReadyIn))
+	what := "OVN NB, SB, northd"
+	if c.DBClusterSize > 1 {
+		what = fmt.Sprintf("OVN NB, SB (%d-member RAFT), northd", c.DBClusterSize)
+	}
+	fmt.Fprintf(out, "  %-26s ready in %s\n", what, round(ovn.ReadyIn))
 
 	var agents []string
 	for i := 1; i <= c.NodeCount; i++ {

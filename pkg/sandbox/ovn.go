@@ -32,7 +32,11 @@ type OVN struct {
 	// ReadyIn is how long StartOVN took until northd had synced NB to SB.
 	ReadyIn time.Duration
 
+	// NB and SB are the standalone servers; nil when clustered.
 	NB, SB, Northd *Process
+	// Members are the RAFT members of each clustered database, keyed by
+	// "nb" and "sb"; empty when standalone.
+	Members map[string][]*Member
 
 	bins   map[string]string
 	env    []string
@@ -42,7 +46,24 @@ type OVN struct {
 // OVNOptions tunes StartOVNWith.
 type OVNOptions struct {
 	Launch Launch
+	// ClusterSize runs NB and SB each as an OVSDB RAFT cluster of that
+	// many ovsdb-server members (3 rides out the loss of any one); 0 or 1
+	// runs one standalone server each.
+	ClusterSize int
 }
+
+// Member is one ovsdb-server of a clustered database. Clients reach it on
+// a unix socket; the members talk RAFT over loopback TCP.
+type Member struct {
+	DB       string // "nb" or "sb"
+	Index    int    // 1-based
+	Socket   string // unix socket path
+	RaftAddr string // tcp:127.0.0.1:PORT
+	Process  *Process
+}
+
+// Name is the member's process and file stem, e.g. "nb2".
+func (m *Member) Name() string { return fmt.Sprintf("%s%d", m.DB, m.Index) }
 
 // StartOVN starts NB and SB ovsdb-servers and ovn-northd as children in dir
 // and returns once northd has processed the initialized NB into the SB.
@@ -70,7 +91,7 @@ func StartOVNWith(dir string, opts OVNOptions) (*OVN, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	for _, s := range []string{"nb.sock", "sb.sock", "northd.ctl"} {
+	for _, s := range []string{"nb.sock", "sb.sock", "nb3.sock", "sb3.sock", "northd.ctl"} {
 		if err := checkSocketPath(filepath.Join(dir, s)); err != nil {
 			return nil, err
 		}
@@ -93,21 +114,12 @@ func StartOVNWith(dir string, opts OVNOptions) (*OVN, error) {
 			o.Stop()
 		}
 	}()
-	for _, db := range []struct {
-		name, schema string
-		proc         **Process
-	}{{"nb", nbSchema, &o.NB}, {"sb", sbSchema, &o.SB}} {
-		if *db.proc, err = o.startDB(db.name, db.schema); err != nil {
+	if opts.ClusterSize > 1 {
+		if err := o.startClusters(opts.ClusterSize); err != nil {
 			return nil, err
 		}
-	}
-	for _, db := range []struct {
-		sock string
-		p    *Process
-	}{{filepath.Join(dir, "nb.sock"), o.NB}, {filepath.Join(dir, "sb.sock"), o.SB}} {
-		if err := waitReady(db.p.Name(), 30*time.Second, func() (bool, error) { return unixDialable(db.sock) }, db.p); err != nil {
-			return nil, err
-		}
+	} else if err := o.startStandalone(); err != nil {
+		return nil, err
 	}
 	if _, err := o.NBCtl("--no-wait", "init"); err != nil {
 		return nil, err
@@ -140,7 +152,7 @@ func StartOVNWith(dir string, opts OVNOptions) (*OVN, error) {
 		default:
 			return false, nil
 		}
-	}, o.Northd, o.NB, o.SB); err != nil {
+	}, o.Processes()...); err != nil {
 		return nil, err
 	}
 	if syncErr != nil {
@@ -149,6 +161,29 @@ func StartOVNWith(dir string, opts OVNOptions) (*OVN, error) {
 	o.ReadyIn = time.Since(t0)
 	ok = true
 	return o, nil
+}
+
+// startStandalone starts one ovsdb-server per database on nb.sock and
+// sb.sock.
+func (o *OVN) startStandalone() error {
+	var err error
+	for _, db := range []struct {
+		name, schema string
+		proc         **Process
+	}{{"nb", nbSchema, &o.NB}, {"sb", sbSchema, &o.SB}} {
+		if *db.proc, err = o.startDB(db.name, db.schema); err != nil {
+			return err
+		}
+	}
+	for _, db := range []struct {
+		sock string
+		p    *Process
+	}{{filepath.Join(o.Dir, "nb.sock"), o.NB}, {filepath.Join(o.Dir, "sb.sock"), o.SB}} {
+		if err := waitReady(db.p.Name(), 30*time.Second, func() (bool, error) { return unixDialable(db.sock) }, db.p); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // startDB starts the ovsdb-server of database name ("nb", "sb") on
@@ -160,6 +195,11 @@ func (o *OVN) startDB(name, schema string) (*Process, error) {
 			return nil, fmt.Errorf("ovsdb-tool create %s: %v: %s", file, err, bytes.TrimSpace(out))
 		}
 	}
+	return o.startServer(name, file)
+}
+
+// startServer runs ovsdb-server on file, serving DIR/name.sock.
+func (o *OVN) startServer(name, file string) (*Process, error) {
 	proc := "ovsdb-server-" + name
 	log := filepath.Join(o.Dir, proc+".log")
 	// Not --detach: the process is ours to track. The daemon's own log
@@ -171,6 +211,120 @@ func (o *OVN) startDB(name, schema string) (*Process, error) {
 		"--log-file="+log,
 		"--unixctl="+filepath.Join(o.Dir, name+".ctl"),
 		"--remote=punix:"+filepath.Join(o.Dir, name+".sock"))
+}
+
+// dbNames maps the sandbox's short names to the OVSDB database names.
+var dbNames = map[string]string{"nb": "OVN_Northbound", "sb": "OVN_Southbound"}
+
+// startClusters creates and starts an n-member RAFT cluster for NB and for
+// SB: member 1 creates the cluster, the others join it through member 1,
+// and clients get every member's socket. It returns once every member has
+// joined and the cluster has a leader.
+func (o *OVN) startClusters(n int) error {
+	o.Members = map[string][]*Member{}
+	var addrs = map[string][]string{}
+	for _, db := range []struct{ name, schema string }{{"nb", nbSchema}, {"sb", sbSchema}} {
+		for i := 1; i <= n; i++ {
+			port, err := FreePort()
+			if err != nil {
+				return err
+			}
+			m := &Member{DB: db.name, Index: i, RaftAddr: fmt.Sprintf("tcp:127.0.0.1:%d", port)}
+			m.Socket = filepath.Join(o.Dir, m.Name()+".sock")
+			file := filepath.Join(o.Dir, m.Name()+".db")
+			if _, err := os.Stat(file); os.IsNotExist(err) {
+				args := []string{"create-cluster", file, db.schema, m.RaftAddr}
+				if i > 1 {
+					args = []string{"join-cluster", file, dbNames[db.name], m.RaftAddr, o.Members[db.name][0].RaftAddr}
+				}
+				if out, err := exec.Command(o.bins["ovsdb-tool"], args...).CombinedOutput(); err != nil {
+					return fmt.Errorf("ovsdb-tool %s: %v: %s", strings.Join(args, " "), err, bytes.TrimSpace(out))
+				}
+			}
+			if m.Process, err = o.startServer(m.Name(), file); err != nil {
+				return err
+			}
+			o.Members[db.name] = append(o.Members[db.name], m)
+			addrs[db.name] = append(addrs[db.name], "unix:"+m.Socket)
+		}
+	}
+	o.NBAddress, o.SBAddress = strings.Join(addrs["nb"], ","), strings.Join(addrs["sb"], ",")
+	for _, db := range []string{"nb", "sb"} {
+		for _, m := range o.Members[db] {
+			if err := waitReady(m.Process.Name(), 60*time.Second, func() (bool, error) {
+				st, err := o.clusterStatus(m)
+				return err == nil && strings.Contains(st, "Status: cluster member") && !strings.Contains(st, "Leader: unknown"), err
+			}, m.Process); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// clusterStatus is `cluster/status` of the member's database.
+func (o *OVN) clusterStatus(m *Member) (string, error) {
+	return clusterStatus(o.Dir, m.Name(), m.DB)
+}
+
+// clusterStatus asks member (e.g. "nb2") in dir, through its control
+// socket, for `cluster/status` of its database db ("nb", "sb").
+func clusterStatus(dir, member, db string) (string, error) {
+	appctl, err := DebianBin("ovs-appctl")
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, appctl, "-t", filepath.Join(dir, member+".ctl"), "cluster/status", dbNames[db]).CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("%s cluster/status: %v: %s", member, err, bytes.TrimSpace(out))
+	}
+	return string(out), nil
+}
+
+// Leader returns the member of db ("nb", "sb") that leads its cluster.
+func (o *OVN) Leader(db string) (*Member, error) {
+	name, err := ClusterLeader(o.Dir, db, len(o.Members[db]))
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range o.Members[db] {
+		if m.Name() == name {
+			return m, nil
+		}
+	}
+	return nil, fmt.Errorf("leader %s is not a member", name)
+}
+
+// ClusterLeader returns the name ("nb2") of the member of db ("nb", "sb")
+// that leads its cluster of size members in dir (an OVN's Dir), asking
+// each member that answers.
+func ClusterLeader(dir, db string, size int) (string, error) {
+	for i := 1; i <= size; i++ {
+		name := fmt.Sprintf("%s%d", db, i)
+		if st, err := clusterStatus(dir, name, db); err == nil && strings.Contains(st, "Role: leader") {
+			return name, nil
+		}
+	}
+	return "", fmt.Errorf("no member of the %s cluster in %s leads", db, dir)
+}
+
+// KillMember SIGKILLs a member: a crash, its peers elect another leader.
+func (o *OVN) KillMember(m *Member) { m.Process.Kill() }
+
+// RestartMember starts a stopped member again on its database file; it
+// catches up from the leader.
+func (o *OVN) RestartMember(m *Member) error {
+	p, err := o.startServer(m.Name(), filepath.Join(o.Dir, m.Name()+".db"))
+	if err != nil {
+		return err
+	}
+	m.Process = p
+	return waitReady(p.Name(), 30*time.Second, func() (bool, error) {
+		st, err := o.clusterStatus(m)
+		return err == nil && strings.Contains(st, "Status: cluster member"), err
+	}, p)
 }
 
 // StopNB stops the Northbound ovsdb-server: an outage for its clients.
@@ -216,10 +370,18 @@ func unixDialable(path string) (bool, error) {
 // Processes lists the running processes in start order.
 func (o *OVN) Processes() []*Process {
 	var ps []*Process
-	for _, p := range []*Process{o.NB, o.SB, o.Northd} {
+	for _, p := range []*Process{o.NB, o.SB} {
 		if p != nil {
 			ps = append(ps, p)
 		}
+	}
+	for _, db := range []string{"nb", "sb"} {
+		for _, m := range o.Members[db] {
+			ps = append(ps, m.Process)
+		}
+	}
+	if o.Northd != nil {
+		ps = append(ps, o.Northd)
 	}
 	return ps
 }
@@ -230,7 +392,13 @@ func (o *OVN) Stop() {
 		return
 	}
 	o.Northd.Stop()
-	StopAll(o.NB, o.SB)
+	var dbs []*Process
+	for _, p := range o.Processes() {
+		if p != o.Northd {
+			dbs = append(dbs, p)
+		}
+	}
+	StopAll(dbs...)
 }
 
 // NBCtl runs `ovn-nbctl --db=<NB> args...` and returns its trimmed stdout.

@@ -267,6 +267,16 @@ func (p *Process) Stop() {
 	}
 }
 
+// Kill sends SIGKILL (a crash, not a shutdown) and returns once the
+// process is gone.
+func (p *Process) Kill() {
+	if p == nil || p.exited == nil {
+		return
+	}
+	p.signal(syscall.SIGKILL)
+	<-p.Exited()
+}
+
 // signal delivers sig to the process's group if it leads one we made, else
 // to the process alone.
 func (p *Process) signal(sig syscall.Signal) {

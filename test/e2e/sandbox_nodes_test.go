@@ -209,9 +209,26 @@ func (s *runningSandbox) createPods(t *testing.T, pods ...*corev1.Pod) (map[stri
 			_ = s.cs.CoreV1().Pods(p.Namespace).Delete(context.Background(), p.Name, metav1.DeleteOptions{})
 		})
 	}
+	return s.waitRunningSince(t, 60*time.Second, created, pods...)
+}
+
+// waitRunning waits until the pods are Running with an IP and returns each
+// pod's IP and how long that took from now.
+func (s *runningSandbox) waitRunning(t *testing.T, timeout time.Duration, pods ...*corev1.Pod) (map[string]string, map[string]time.Duration) {
+	t.Helper()
+	created := map[string]time.Time{}
+	for _, p := range pods {
+		created[p.Name] = time.Now()
+	}
+	return s.waitRunningSince(t, timeout, created, pods...)
+}
+
+func (s *runningSandbox) waitRunningSince(t *testing.T, timeout time.Duration, created map[string]time.Time, pods ...*corev1.Pod) (map[string]string, map[string]time.Duration) {
+	t.Helper()
+	ctx := context.Background()
 	ips := map[string]string{}
 	took := map[string]time.Duration{}
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(timeout)
 	for len(ips) < len(pods) {
 		for _, p := range pods {
 			if _, ok := ips[p.Name]; ok {
@@ -227,7 +244,7 @@ func (s *runningSandbox) createPods(t *testing.T, pods ...*corev1.Pod) (map[stri
 		}
 		if time.Now().After(deadline) {
 			s.dumpPods(t)
-			t.Fatalf("pods not Running after 60 s: have %v", ips)
+			t.Fatalf("pods not Running after %s: have %v", timeout, ips)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
