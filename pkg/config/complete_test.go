@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestConfigFile(t *testing.T) {
@@ -32,6 +33,15 @@ node-name: worker-1
 				// Defaults of both families, since the file made the
 				// cluster dual-stack.
 				wantStrings(t, "JoinSubnets", c.JoinSubnets, "100.64.0.0/16", "fd98::/64")
+			},
+		},
+		{
+			name: "on/off settings and durations",
+			file: "lb-groups: false\nleader-elect: true\nleader-elect-lease-duration: 30s\nleader-elect-renew-deadline: 20s\n",
+			check: func(t *testing.T, c *Config) {
+				if c.LBGroups || !c.LeaderElection.Enabled || c.LeaderElection.LeaseDuration != 30*time.Second || c.LeaderElection.RenewDeadline != 20*time.Second {
+					t.Errorf("LBGroups %v, LeaderElection %+v; want the file's false, true, 30s, 20s", c.LBGroups, c.LeaderElection)
+				}
 			},
 		},
 		{
@@ -118,8 +128,10 @@ func TestConfigFileErrors(t *testing.T) {
 			want: []string{"--kube-api-qps", `"lots" is not a number`}},
 		{name: "negative QPS", file: "kube-api-qps: -3\n",
 			want: []string{`invalid --kube-api-qps "-3"`}},
-		{name: "boolean", file: "node-name: true\n",
+		{name: "boolean for a name", file: "node-name: true\n",
 			want: []string{"--node-name", "got a boolean"}},
+		{name: "bad duration", file: "leader-elect-lease-duration: 15\n",
+			want: []string{"--leader-elect-lease-duration", `"15" is not a duration`}},
 		{name: "list for a scalar", file: "node-name: [a, b]\n",
 			want: []string{"--node-name", "got a list"}},
 		{name: "non-string list entry", file: "service-cidrs: [10.96.0.0/16, 5]\n",

@@ -86,6 +86,13 @@ func setFromFile(o option, v pflag.Value, raw any) error {
 		return fmt.Errorf("no value given")
 	case string:
 		return v.Set(x)
+	case bool:
+		// Only for on/off settings: a YAML `true` given to a name or an
+		// address is a mistake, not the string "true".
+		if v.Type() != "bool" {
+			return fmt.Errorf("got a boolean, want a string or a number")
+		}
+		return v.Set(strconv.FormatBool(x))
 	case float64:
 		// JSON numbers decode as float64; format without exponent or
 		// trailing zeros so integers stay integers.
