@@ -40,6 +40,8 @@ type cluster struct {
 	MasterArgs     []string `json:"masterArgs,omitempty"`
 	NodeArgs       []string `json:"nodeArgs,omitempty"`
 	Detached       bool     `json:"detached"`
+	// Prometheus says whether `up` runs Prometheus (--prometheus).
+	Prometheus bool `json:"prometheus"`
 
 	// Filled in as components come up.
 	Kubeconfig string `json:"kubeconfig,omitempty"`
@@ -47,6 +49,8 @@ type cluster struct {
 	NBAddress  string `json:"nbAddress,omitempty"`
 	SBAddress  string `json:"sbAddress,omitempty"`
 	MetricsURL string `json:"metricsURL,omitempty"`
+	// PrometheusURL is the sandbox Prometheus, http://127.0.0.1:PORT.
+	PrometheusURL string `json:"prometheusURL,omitempty"`
 
 	// ID makes every network namespace name of this sandbox unique
 	// ("ovnk-<ID>-..."), so tests and a user's sandbox never collide.
@@ -72,6 +76,9 @@ type nodeInfo struct {
 	CNIBinDir  string `json:"cniBinDir"`
 	CNIConfDir string `json:"cniConfDir"`
 	MetricsURL string `json:"metricsURL"` // inside the node namespace
+	// MetricsRelayURL reaches the agent's /metrics from the root
+	// namespace, through its metrics relay (empty without an agent).
+	MetricsRelayURL string `json:"metricsRelayURL,omitempty"`
 }
 
 // netnsPrefix starts the name of every network namespace of the sandbox.
@@ -163,6 +170,9 @@ func (c *cluster) writeEnv() error {
 	fmt.Fprintf(&b, "export OVN_SB_DB=%s\n", shellQuote(c.SBAddress))
 	fmt.Fprintf(&b, "export OVNKUBE_MASTER_METRICS=%s\n", shellQuote(c.MetricsURL))
 	fmt.Fprintf(&b, "export OVNKUBE_SANDBOX_DIR=%s\n", shellQuote(c.Dir))
+	if c.PrometheusURL != "" {
+		fmt.Fprintf(&b, "export OVNKUBE_PROMETHEUS=%s\n", shellQuote(c.PrometheusURL))
+	}
 	// Prepend the bin dir once, however often the file is sourced.
 	fmt.Fprintf(&b, "case \":$PATH:\" in *:%s:*) ;; *) export PATH=%s:\"$PATH\" ;; esac\n", shellQuote(c.BinDir), shellQuote(c.BinDir))
 	return os.WriteFile(c.path(envFile), []byte(b.String()), 0o644)

@@ -22,11 +22,13 @@ func TestWriteEnv(t *testing.T) {
 		NBAddress:  "unix:/tmp/x/ovn/nb.sock",
 		SBAddress:  "unix:/tmp/x/ovn/sb.sock",
 		MetricsURL: "http://127.0.0.1:1234/metrics",
+
+		PrometheusURL: "http://127.0.0.1:5678",
 	}
 	if err := c.writeEnv(); err != nil {
 		t.Fatal(err)
 	}
-	script := `. "$1"; . "$1"; printf '%s\n' "$KUBECONFIG" "$OVN_NB_DB" "$OVN_SB_DB" "$OVNKUBE_MASTER_METRICS" "$PATH"`
+	script := `. "$1"; . "$1"; printf '%s\n' "$KUBECONFIG" "$OVN_NB_DB" "$OVN_SB_DB" "$OVNKUBE_MASTER_METRICS" "$PATH" "$OVNKUBE_PROMETHEUS"`
 	out, err := exec.Command("bash", "-c", script, "bash", c.path(envFile)).CombinedOutput()
 	if err != nil {
 		t.Fatalf("source env: %v: %s", err, out)
@@ -40,6 +42,9 @@ func TestWriteEnv(t *testing.T) {
 	}
 	if path := got[4]; !strings.HasPrefix(path, c.BinDir+":") || strings.Count(path, c.BinDir) != 1 {
 		t.Errorf("PATH = %q, want %s prepended once", path, c.BinDir)
+	}
+	if got[5] != c.PrometheusURL {
+		t.Errorf("OVNKUBE_PROMETHEUS = %q, want %q", got[5], c.PrometheusURL)
 	}
 }
 

@@ -235,6 +235,14 @@ func startNode(s *starter, fabric *sandbox.Fabric, n *nodeInfo, i, apiPort int, 
 		return err
 	}
 	if withAgent {
+		// The agent's metrics, on the node namespace's loopback, for
+		// Prometheus and curl in the root namespace.
+		relay, err := sandbox.StartMetricsRelay(n.NetNS, nodeMetricsAddress, filepath.Join(n.Dir, "metrics.sock"),
+			"metrics-relay-"+n.Name, filepath.Join(n.Dir, "metrics-relay.log"), l)
+		if err != nil {
+			return err
+		}
+		n.MetricsRelayURL = relay.URL
 		args := []string{filepath.Join(c.BinDir, "ovnkube"), "node",
 			"--node-name", n.Name,
 			// Its own identity, which may edit only its own Node.

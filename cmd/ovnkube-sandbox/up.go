@@ -28,6 +28,7 @@ type upOptions struct {
 	nodes          int
 	nodeArgs       []string
 	dbClusterSize  int
+	prometheus     bool
 }
 
 func newUpCommand() *cobra.Command {
@@ -48,6 +49,7 @@ func newUpCommand() *cobra.Command {
 	f.StringArrayVar(&o.masterArgs, "master-arg", nil, "extra argument for ovnkube master (repeatable)")
 	f.IntVar(&o.nodes, "nodes", 2, "number of nodes (network namespaces with OVS, ovn-controller, ovnkube node and a pod runner); 0 for none")
 	f.StringArrayVar(&o.nodeArgs, "node-arg", nil, "extra argument for every ovnkube node (repeatable)")
+	f.BoolVar(&o.prometheus, "prometheus", true, "run Prometheus on 127.0.0.1, scraping the master and every node agent every 2 s and evaluating "+sandbox.PrometheusRulesFile)
 	f.IntVar(&o.dbClusterSize, "db-cluster-size", 1, "members of the NB and of the SB database: 1 runs standalone servers, 3 runs each as an OVSDB RAFT cluster (members on loopback, clients given every member)")
 	return cmd
 }
@@ -184,6 +186,11 @@ func prepare(o *upOptions) (*cluster, error) {
 			return nil, err
 		}
 	}
+	if o.prometheus {
+		if _, err := sandbox.DebianBin("prometheus"); err != nil {
+			return nil, fmt.Errorf("%w (or start without it: --prometheus=false)", err)
+		}
+	}
 	if old, err := loadCluster(dir); err == nil {
 		running, _ := old.pidFile().Running()
 		if len(running) > 0 {
@@ -213,6 +220,7 @@ func prepare(o *upOptions) (*cluster, error) {
 		NodeCount:      o.nodes,
 		DBClusterSize:  o.dbClusterSize,
 		Detached:       o.detach,
+		Prometheus:     o.prometheus,
 		ID:             newSandboxID(),
 	}
 	if c.SocketDir, err = chooseSocketDir(dir); err != nil {
@@ -312,7 +320,13 @@ func startAll(s *starter, out io.Writer) error {
 	}
 	c.MetricsURL = master.MetricsURL
 	fmt.Fprintf(out, "  %-26s ready in %s\n", "ovnkube master", round(master.ReadyIn))
-	return startNodes(s, out)
+	if err := startNodes(s, out); err != nil {
+		return err
+	}
+	if c.Prometheus {
+		return startPrometheus(s, out)
+	}
+	return nil
 }
 
 func printReady(c *cluster, d time.Duration, out io.Writer) {
@@ -323,10 +337,18 @@ func printReady(c *cluster, d time.Duration, out io.Writer) {
 		fmt.Fprintf(out, "  kubectl create deployment web --image=none --replicas=2 -- sleep infinity\n")
 		fmt.Fprintf(out, "  ovnkube-sandbox exec default/<pod> -- ping -c3 <other pod IP>\n")
 	}
+	if c.PrometheusURL != "" {
+		fmt.Fprintf(out, "\nPrometheus: %s (targets: %s/targets, alerts: %s/alerts); in the env file as $OVNKUBE_PROMETHEUS:\n", c.PrometheusURL, c.PrometheusURL, c.PrometheusURL)
+		fmt.Fprintf(out, "  curl -s $OVNKUBE_PROMETHEUS/api/v1/query --data-urlencode 'query=up'\n")
+		fmt.Fprintf(out, "  curl -s $OVNKUBE_PROMETHEUS/api/v1/query --data-urlencode 'query=histogram_quantile(0.99, sum by (le) (rate(ovnkube_reconcile_duration_seconds_bucket[1m])))'\n")
+	}
 	fmt.Fprintln(out)
 	fmt.Fprintf(out, "Logs: %s/ovnkube-master.log, %s/*.log, %s/*.log", c.Dir, c.kubeDir(), c.path(ovnSubdir))
 	if len(c.Nodes) > 0 {
 		fmt.Fprintf(out, ", %s/node-*/*.log", c.Dir)
+	}
+	if c.PrometheusURL != "" {
+		fmt.Fprintf(out, ", %s/prometheus.log", c.path(prometheusSubdir))
 	}
 	fmt.Fprintf(out, "\n\n")
 }

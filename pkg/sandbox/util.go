@@ -88,7 +88,8 @@ func waitReady(what string, timeout time.Duration, ready func() (bool, error), p
 const logTailLines = 20
 
 // portInUse reports whether a process's start failure was a lost race for
-// its listening port, which is worth a retry on fresh ports.
+// its listening port, which is worth a retry on fresh ports. Go programs
+// log "address already in use", socat "Address already in use".
 func portInUse(p *Process) bool {
-	return strings.Contains(p.LogTail(50), "address already in use")
+	return strings.Contains(strings.ToLower(p.LogTail(50)), "address already in use")
 }
