@@ -287,23 +287,31 @@ func startAll(s *starter, out io.Writer) error {
 		fmt.Fprintf(out, "  %-26s ready in %s\n", t.name, round(t.d))
 	}
 
-	// dist/'s admission policies, enforced before anything creates a pod.
+	// dist/'s RBAC and admission policies, in force before the master, the
+	// agents or anything else creates a pod.
 	root, err := sandbox.RepoRoot()
 	if err != nil {
-		return fmt.Errorf("find dist/ for the admission policies (run from the repository): %w", err)
+		return fmt.Errorf("find dist/ for the RBAC and admission policies (run from the repository): %w", err)
 	}
 	cs, err := kube.Client()
 	if err != nil {
 		return err
 	}
+	restCfg, err := kube.RestConfig()
+	if err != nil {
+		return err
+	}
 	t0 := time.Now()
-	if err := sandbox.InstallAdmissionPolicies(context.Background(), cs, filepath.Join(root, sandbox.AdmissionPoliciesFile)); err != nil {
+	if err := sandbox.InstallRBAC(context.Background(), restCfg, cs, root); err != nil {
+		return err
+	}
+	if err := sandbox.InstallManifests(context.Background(), restCfg, filepath.Join(root, sandbox.AdmissionPoliciesFile)); err != nil {
 		return err
 	}
 	if err := sandbox.WaitPodNetworksEnforced(context.Background(), cs, 30*time.Second); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "  %-26s enforced in %s\n", "admission policies", round(time.Since(t0)))
+	fmt.Fprintf(out, "  %-26s enforced in %s\n", "RBAC, admission policies", round(time.Since(t0)))
 
 	master, err := sandbox.StartMaster(c.Dir, sandbox.MasterOptions{
 		Kubeconfig:     kube.MasterKubeconfig,
@@ -312,7 +320,7 @@ func startAll(s *starter, out io.Writer) error {
 		ClusterSubnets: c.ClusterSubnets,
 		ServiceCIDRs:   c.ServiceCIDRs,
 		NodePortRange:  c.NodePortRange,
-		ExtraArgs:      c.MasterArgs,
+		ExtraArgs:      append([]string{"--leader-elect"}, c.MasterArgs...),
 		Launch:         s.launch(),
 	})
 	if err != nil {

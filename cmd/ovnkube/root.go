@@ -30,7 +30,7 @@ func newRootCommand() *cobra.Command {
 	klog.InitFlags(klogFlags)
 	root.PersistentFlags().AddGoFlagSet(klogFlags)
 	root.AddCommand(newMasterCommand(), newVersionCommand())
-	root.AddCommand(newNodeCommand())
+	root.AddCommand(newNodeCommand(), newConfigCommand())
 	return root
 }
 

@@ -1,7 +1,9 @@
 package config
 
 import (
+	"fmt"
 	"net/netip"
+	"strings"
 
 	"github.com/spf13/pflag"
 )
@@ -236,4 +238,19 @@ func lookupOption(name string) (option, bool) {
 		}
 	}
 	return option{}, false
+}
+
+// Get returns the setting name (a flag name) of c as it is written on the
+// command line: lists joined by commas. Scripts use it, through `ovnkube
+// config get`, to read the one configuration file instead of a copy.
+func Get(c *Config, name string) (string, error) {
+	o, ok := lookupOption(name)
+	if !ok || name == flagConfig {
+		return "", fmt.Errorf("unknown setting %q (settings are flag names without the leading --)", name)
+	}
+	v := o.bind(c)
+	if sv, ok := v.(pflag.SliceValue); ok {
+		return strings.Join(sv.GetSlice(), ","), nil
+	}
+	return v.String(), nil
 }

@@ -138,3 +138,28 @@ func TestListFlagSemantics(t *testing.T) {
 		})
 	}
 }
+
+func TestGet(t *testing.T) {
+	c := Defaults()
+	c.NBAddress = "ssl:192.0.2.11:6641,ssl:192.0.2.12:6641"
+	for _, tt := range []struct{ name, want, err string }{
+		{name: flagNBAddress, want: "ssl:192.0.2.11:6641,ssl:192.0.2.12:6641"},
+		{name: flagClusterSubnets, want: "10.128.0.0/14/23"},
+		{name: flagJoinSubnets, want: "100.64.0.0/16,fd98::/64"},
+		{name: flagLeaseDuration, want: "15s"},
+		{name: flagLeaderElect, want: "false"},
+		{name: "nb-adress", err: `unknown setting "nb-adress"`},
+		{name: flagConfig, err: `unknown setting "config"`},
+	} {
+		got, err := Get(c, tt.name)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("Get(%q) error %v, want %q", tt.name, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("Get(%q) = %q, %v; want %q", tt.name, got, err, tt.want)
+		}
+	}
+}

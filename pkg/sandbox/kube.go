@@ -194,16 +194,34 @@ func (k *Kube) writeCredentials(nodes []string) error {
 	if err2 != nil {
 		return err2
 	}
-	// The master's and the node agents' identities are in system:masters
-	// for their permissions (the sandbox has no RBAC of its own); the
-	// admission policies still apply to them.
+	// The master is its dist/ ServiceAccount's user name, the node agents
+	// one user each in NodeAgentsGroup: they get exactly dist/'s RBAC
+	// (InstallRBAC), and the admission policies apply to them.
 	lines := k.Token + ",admin,admin-uid,system:masters\n" +
-		k.masterToken + "," + MasterUser + ",ovnkube-master-uid,\"system:masters,system:serviceaccounts,system:serviceaccounts:ovn-kubernetes\"\n"
+		k.masterToken + "," + MasterUser + ",ovnkube-master-uid,\"system:serviceaccounts,system:serviceaccounts:ovn-kubernetes\"\n"
 	for _, n := range nodes {
-		lines += k.nodeTokens[n] + "," + NodeAgentUser(n) + ",ovnkube-node-" + n + ",\"system:masters,ovnkube:nodes\"\n"
+		lines += k.nodeTokens[n] + "," + NodeAgentUser(n) + ",ovnkube-node-" + n + "," + NodeAgentsGroup + "\n"
+	}
+	if err := os.WriteFile(filepath.Join(k.Dir, "audit-policy.yaml"), []byte(auditPolicy), 0o644); err != nil {
+		return err
 	}
 	return os.WriteFile(filepath.Join(k.Dir, "tokens.csv"), []byte(lines), 0o600)
 }
+
+// AuditLog is the API server's audit log: one JSON line per request of
+// ovnkube's identities (the master's and the node agents'), at the
+// Metadata level.
+func (k *Kube) AuditLog() string { return filepath.Join(k.Dir, "audit.log") }
+
+// auditPolicy records ovnkube's requests, nothing else.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  userGroups: ["system:serviceaccounts:ovn-kubernetes", "` + NodeAgentsGroup + `"]
+- level: None
+`
 
 // NodeAgentUser is the user name of node's `ovnkube node` in the sandbox.
 // (In a cluster the agents share their ServiceAccount's name and tell
@@ -290,6 +308,11 @@ func (k *Kube) startAPIServer(bin string, opts KubeOptions) (*Process, error) {
 		// would remove it, so nothing would ever be scheduled.
 		"--disable-admission-plugins=ServiceAccount,TaintNodesByCondition",
 		"--allow-privileged=true",
+		// What ovnkube's identities do, for the test that holds dist/'s
+		// RBAC to exactly that (AuditLog).
+		"--audit-policy-file=" + filepath.Join(k.Dir, "audit-policy.yaml"),
+		"--audit-log-path=" + k.AuditLog(),
+		"--audit-log-format=json",
 	}
 	if opts.NodePortRange != "" {
 		args = append(args, "--service-node-port-range="+opts.NodePortRange)
