@@ -31,6 +31,7 @@ func newRootCommand() *cobra.Command {
 	root.PersistentFlags().AddGoFlagSet(klogFlags)
 	root.AddCommand(newMasterCommand(), newVersionCommand())
 	root.AddCommand(newNodeCommand(), newConfigCommand())
+	root.AddCommand(newExplainCommand())
 	return root
 }
 

@@ -30,9 +30,12 @@ type Options struct {
 	TLS       config.TLS
 	Model     model.ClientDBModel
 	Indexes   map[string][]model.ClientIndex
-	Tables    []string           // tables to monitor (cache)
-	Handler   cache.EventHandler // registered before the initial monitor, optional
-	Timeout   time.Duration      // connect timeout, default 20s
+	// Tables are the tables to monitor (cache). None: no monitor and an
+	// empty cache, for a reader that selects only the rows it needs
+	// (ovnkube explain).
+	Tables  []string
+	Handler cache.EventHandler // registered before the initial monitor, optional
+	Timeout time.Duration      // connect timeout, default 20s
 	// MaxBackoff caps the wait between reconnect attempts (default 5s).
 	// There is no cap on how long the client keeps trying.
 	MaxBackoff time.Duration
@@ -137,6 +140,9 @@ func Connect(ctx context.Context, o Options) (client.Client, error) {
 	}
 	if o.Handler != nil {
 		c.Cache().AddEventHandler(o.Handler)
+	}
+	if len(o.Tables) == 0 {
+		return c, nil
 	}
 	var monOpts []client.MonitorOption
 	for _, t := range o.Tables {

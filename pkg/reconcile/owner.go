@@ -58,6 +58,21 @@ func parseRowID(id string) (controller string, o Owner, local string, err error)
 	return parts[0], Owner{Type: parts[1], Name: parts[2]}, parts[3], nil
 }
 
+// RowOwner reads a row's owner and local id back from its external_ids;
+// ok is false for a row without our tags (written by someone else) or of
+// another controller. Readers outside the reconciler (ovnkube explain) name
+// rows that have no name column by their local id ("snat-10.244.1.0/24").
+func RowOwner(externalIDs map[string]string, controller string) (o Owner, local string, ok bool) {
+	if externalIDs[OwnerControllerKey] != controller {
+		return Owner{}, "", false
+	}
+	c, o, local, err := parseRowID(externalIDs[IDKey])
+	if err != nil || c != controller {
+		return Owner{}, "", false
+	}
+	return o, local, true
+}
+
 // target identifies a row by what survives restarts and re-creation: its
 // table, owner and local id (never its uuid).
 type target struct {
