@@ -12,6 +12,10 @@ import (
 	"k8s.io/client-go/tools/record"
 )
 
+// UserAgent is what ovnkube's requests carry: the API server's audit log
+// tells them from those of other clients of the same identity.
+const UserAgent = "ovnkube"
+
 // NewClient builds a clientset from a kubeconfig path ("" means in-cluster)
 // with explicit QPS and burst: client-go's default of 5 QPS would make 500
 // node annotations take 100 s.
@@ -28,7 +32,7 @@ func NewClient(kubeconfig string, qps float32, burst int) (kubernetes.Interface,
 	}
 	cfg.QPS = qps
 	cfg.Burst = burst
-	cfg.UserAgent = "ovnkube"
+	cfg.UserAgent = UserAgent
 	c, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("build Kubernetes client: %w", err)

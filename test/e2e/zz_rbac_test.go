@@ -18,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/scheme"
 
+	"github.com/ovnkube/ovnkube/pkg/kube"
 	"github.com/ovnkube/ovnkube/pkg/sandbox"
 )
 
@@ -77,8 +78,9 @@ func distGrants(t *testing.T, role string) map[permission]bool {
 
 // auditEvent is the part of an API server audit line the test reads.
 type auditEvent struct {
-	Verb string `json:"verb"`
-	User struct {
+	Verb      string `json:"verb"`
+	UserAgent string `json:"userAgent"`
+	User      struct {
 		Username string `json:"username"`
 	} `json:"user"`
 	ObjectRef struct {
@@ -94,7 +96,7 @@ type auditEvent struct {
 }
 
 // auditUse reads the sandbox's audit log: per identity ("master", "node"),
-// what it did, and each request RBAC refused.
+// what the ovnkube binary did with it, and each request RBAC refused.
 func auditUse(t *testing.T, s *runningSandbox) (used map[string]map[permission]bool, refused []string) {
 	t.Helper()
 	f, err := os.Open(filepath.Join(s.dir, "kube", "audit.log"))
@@ -117,6 +119,11 @@ func auditUse(t *testing.T, s *runningSandbox) (used map[string]map[permission]b
 		case strings.HasPrefix(e.User.Username, sandbox.NodeAgentUser("")):
 			who = "node"
 		default:
+			continue
+		}
+		// Only the ovnkube binary's own requests: tests borrow these
+		// identities to probe what they must not do (TestNodeEditsOnlyItself).
+		if e.UserAgent != kube.UserAgent {
 			continue
 		}
 		res := e.ObjectRef.Resource
