@@ -233,6 +233,12 @@ func TestExplain(t *testing.T) {
 		if _, err := e.client.NetworkingV1().NetworkPolicies("explain").Create(context.Background(), np, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
+		// The API server outlives this test and has no namespace
+		// controller: a policy left behind would be programmed by the
+		// next test's master.
+		t.Cleanup(func() {
+			_ = e.client.NetworkingV1().NetworkPolicies("explain").Delete(context.Background(), np.Name, metav1.DeleteOptions{})
+		})
 		e.waitIdle()
 		out := e.explain("trace", "explain/web", "explain/db:8080/tcp", "-o", "json")
 		var tr explain.TraceReport

@@ -362,9 +362,9 @@ func TestMetricsPassPromtool(t *testing.T) {
 			t.Errorf("/metrics lacks %s", name)
 		}
 	}
-	for _, path := range []string{e.master.HealthURL, e.master.ReadyURL} {
-		if out, err := exec.Command("curl", "-sf", path).Output(); err != nil || strings.TrimSpace(string(out)) != "ok" {
-			t.Errorf("GET %s = %q, %v", path, out, err)
+	for path, want := range map[string]string{e.master.HealthURL: "ok", e.master.ReadyURL: "ok: leader"} {
+		if out, err := exec.Command("curl", "-sf", path).Output(); err != nil || strings.TrimSpace(string(out)) != want {
+			t.Errorf("GET %s = %q, %v; want %q", path, out, err, want)
 		}
 	}
 }
