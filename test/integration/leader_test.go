@@ -40,6 +40,17 @@ func masterMetric(t *testing.T, m *sandbox.Master, name string, labels map[strin
 	return s.Value(name, labels)
 }
 
+// waitLeads waits until master m holds the Lease (ovnkube_leader 1).
+func waitLeads(t *testing.T, m *sandbox.Master, timeout time.Duration) {
+	t.Helper()
+	eventually(t, timeout, func() string {
+		if masterMetric(t, m, "ovnkube_leader", nil) != 1 {
+			return m.Dir + ": ovnkube_leader is not 1"
+		}
+		return ""
+	})
+}
+
 func readyz(t *testing.T, m *sandbox.Master) string {
 	t.Helper()
 	resp, err := http.Get(m.ReadyURL)
@@ -62,12 +73,7 @@ func readyz(t *testing.T, m *sandbox.Master) string {
 func TestLeaderFailoverUnderPodCreation(t *testing.T) {
 	e := newEnv(t, "10.244.0.0/16/24", "10.96.0.0/16", leaderArgs("failover-test")...)
 	first := e.master
-	eventually(t, 20*time.Second, func() string {
-		if masterMetric(t, first, "ovnkube_leader", nil) != 1 {
-			return "first master does not lead"
-		}
-		return ""
-	})
+	waitLeads(t, first, 20*time.Second)
 	second, err := sandbox.StartMaster(e.dir+"/master2", e.opts)
 	if err != nil {
 		t.Fatal(err)
@@ -143,16 +149,22 @@ func TestLeaderFailoverUnderPodCreation(t *testing.T) {
 			atKill = e.rowVersions(untouched...)
 		}
 	}
-	eventually(t, 2*testLeaseDuration, func() string {
-		if masterMetric(t, second, "ovnkube_leader", nil) != 1 {
-			return "the standby has not taken over"
-		}
-		return ""
-	})
-	takeover := time.Since(killedAt)
-	// client-go's standby counts the lease from when it last saw it
-	// renewed, which it checks every retry period (jittered by up to 1.2x).
-	if bound := testLeaseDuration + 2*testRetryPeriod*12/10; takeover > bound {
+	waitLeads(t, second, 2*testLeaseDuration)
+	// When the standby took the Lease, as it wrote it (not when this
+	// test's poll noticed).
+	lease, err = e.client.CoordinationV1().Leases("default").Get(context.Background(), "failover-test", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *lease.Spec.HolderIdentity == firstID || lease.Spec.AcquireTime == nil {
+		t.Fatalf("Lease held by %s (acquired %v) after the takeover", *lease.Spec.HolderIdentity, lease.Spec.AcquireTime)
+	}
+	takeover := lease.Spec.AcquireTime.Sub(killedAt)
+	// client-go's standby counts the lease duration from when it last saw
+	// the Lease change, and looks every retry period stretched by up to
+	// 2.2x (JitterFactor 1.2): it may see the dead leader's last renewal
+	// one look late, and the expiry one look late.
+	if bound := testLeaseDuration + 2*testRetryPeriod*22/10; takeover > bound {
 		t.Errorf("takeover %s after the SIGKILL, want within %s", takeover, bound)
 	}
 	t.Logf("the standby leads %s after the SIGKILL (lease duration %s)", takeover.Round(time.Millisecond), testLeaseDuration)
@@ -197,12 +209,7 @@ func TestLeaderFailoverUnderPodCreation(t *testing.T) {
 func TestLeaderReleasesOnStop(t *testing.T) {
 	args := append(leaderArgs("release-test"), "--leader-elect-lease-duration=60s", "--leader-elect-renew-deadline=50s")
 	e := newEnv(t, "10.244.0.0/16/24", "10.96.0.0/16", args...)
-	eventually(t, 20*time.Second, func() string {
-		if masterMetric(t, e.master, "ovnkube_leader", nil) != 1 {
-			return "first master does not lead"
-		}
-		return ""
-	})
+	waitLeads(t, e.master, 20*time.Second)
 	second, err := sandbox.StartMaster(e.dir+"/master2", e.opts)
 	if err != nil {
 		t.Fatal(err)
@@ -210,12 +217,7 @@ func TestLeaderReleasesOnStop(t *testing.T) {
 	t.Cleanup(second.Stop)
 	stopped := time.Now()
 	e.master.Stop() // SIGTERM, waits for the exit
-	eventually(t, 10*time.Second, func() string {
-		if masterMetric(t, second, "ovnkube_leader", nil) != 1 {
-			return "the standby has not taken over"
-		}
-		return ""
-	})
+	waitLeads(t, second, 10*time.Second)
 	t.Logf("the standby leads %s after the leader's SIGTERM (lease duration 60s)", time.Since(stopped).Round(time.Millisecond))
 	if log := e.master.Process.LogTail(20); strings.Contains(log, "Error:") {
 		t.Errorf("a clean stop logged an error:\n%s", log)
@@ -227,12 +229,7 @@ func TestLeaderReleasesOnStop(t *testing.T) {
 // deadline, its last line naming the Lease.
 func TestLeaderExitsWhenLeaseLost(t *testing.T) {
 	e := newEnv(t, "10.244.0.0/16/24", "10.96.0.0/16", leaderArgs("lost-test")...)
-	eventually(t, 20*time.Second, func() string {
-		if masterMetric(t, e.master, "ovnkube_leader", nil) != 1 {
-			return "master does not lead"
-		}
-		return ""
-	})
+	waitLeads(t, e.master, 20*time.Second)
 	leases := e.client.CoordinationV1().Leases("default")
 	lease, err := leases.Get(context.Background(), "lost-test", metav1.GetOptions{})
 	if err != nil {
