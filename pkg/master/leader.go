@@ -63,7 +63,9 @@ func runElected(ctx context.Context, le config.LeaderElection, kc kubernetes.Int
 			},
 			OnStoppedLeading: func() { metrics.Leader.Set(0) },
 			OnNewLeader: func(current string) {
-				if current != id {
+				// client-go calls this in a goroutine: one reporting an
+				// earlier leader must not relabel this one once it leads.
+				if current != id && !led.Load() {
 					klog.InfoS("Standing by", "lease", lease, "leader", current, "identity", id)
 					health.SetRole("standby, leader is " + current)
 				}
