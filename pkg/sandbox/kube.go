@@ -313,6 +313,9 @@ func (k *Kube) startAPIServer(bin string, opts KubeOptions) (*Process, error) {
 		"--audit-policy-file=" + filepath.Join(k.Dir, "audit-policy.yaml"),
 		"--audit-log-path=" + k.AuditLog(),
 		"--audit-log-format=json",
+		// A long `make run` renews the master's Lease every 2 s: bound
+		// the log (MB, rotated once).
+		"--audit-log-maxsize=50", "--audit-log-maxbackup=1",
 	}
 	if opts.NodePortRange != "" {
 		args = append(args, "--service-node-port-range="+opts.NodePortRange)
