@@ -220,23 +220,22 @@ func TestMetricsRelayAndPrometheus(t *testing.T) {
 	}
 }
 
-// waitForQuery polls the query until ok accepts its result or timeout.
+// waitForQuery polls the query (through waitReady, the package's one poll
+// loop) until ok accepts its result or timeout.
 func waitForQuery(t *testing.T, base, query string, timeout time.Duration, ok func([]PromSample) error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
+	var last []PromSample
+	err := waitReady(query, timeout, func() (bool, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
 		s, err := QueryPrometheus(ctx, base, query)
-		cancel()
 		if err == nil {
+			last = s
 			err = ok(s)
 		}
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not as expected after %s: %v (last result %v)", query, timeout, err, s)
-		}
-		time.Sleep(100 * time.Millisecond)
+		return err == nil, err
+	})
+	if err != nil {
+		t.Fatalf("%v (last result %v)", err, last)
 	}
 }
